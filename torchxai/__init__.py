@@ -1,0 +1,24 @@
+"""torchxai: explain black-box deep-learning models with mixture regression."""
+
+from __future__ import annotations
+
+from torchxai.errors import (
+    ConvergenceWarning,
+    CorruptFileError,
+    DataFileMissingError,
+    FitError,
+    InvalidInputError,
+    TorchXAIError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "CorruptFileError",
+    "DataFileMissingError",
+    "FitError",
+    "InvalidInputError",
+    "TorchXAIError",
+    "__version__",
+]
