@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from torchxai.datasets.fashion_mnist import FASHION_MNIST_CLASSES
 from torchxai.models._common import (
     KerasPort,
     finish,
@@ -47,18 +48,6 @@ __all__ = [
 
 FASHION_CNN_FILE = "keras/fashion_mnist_cnn.h5"
 
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 
 _LAYERS = ("Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense")
 _CONVOLVING_BACKENDS = ("theano",)
