@@ -10,6 +10,8 @@ from torchxai.errors import (
     InvalidInputError,
     TorchXAIError,
 )
+from torchxai.explain import explain
+from torchxai.explanation import Explanation
 
 __version__ = "0.1.0"
 
@@ -17,8 +19,10 @@ __all__ = [
     "ConvergenceWarning",
     "CorruptFileError",
     "DataFileMissingError",
+    "Explanation",
     "FitError",
     "InvalidInputError",
     "TorchXAIError",
     "__version__",
+    "explain",
 ]

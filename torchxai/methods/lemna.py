@@ -1,0 +1,194 @@
+"""LEMNA: a local mixture of K linear regressions, each a weighted fused lasso.
+
+For each explained input, LEMNA (Guo et al., "LEMNA: Explaining Deep Learning based
+Security Applications", CCS 2018) draws ``n_samples`` binary keep-masks z (the first
+one all ones, the input itself), queries the model's target probability on the
+perturbed copies, and fits by EM a mixture of K linear regressions of the
+probability on z (:func:`torchxai.mixture.fit_mixture`), each component's
+coefficients by a fused lasso weighted by the responsibilities. The explanation is
+the coefficient vector of the component that covers the input: the one with the
+highest responsibility for the all-ones sample.
+
+``fit_rmse`` is the root mean squared difference, over the n samples, between the
+model's output and the mixture's responsibility-weighted prediction
+:math:`\\sum_k r_{ik} (b_k + z_i^\\top \\beta_k)`. The responsibilities are
+posteriors that already saw each sample's output, so this in-sample error is
+optimistic; it is the mixture's fit, not a prediction error.
+
+Options (besides the common ones of :func:`torchxai.explain`):
+
+* ``n_components`` (6, as in the paper): K; K = 1 is the single fused lasso of the
+  seed code.
+* ``lam1`` (0.001) and ``lam2`` (0.01): the L1 and fused penalties of the M-step.
+* ``penalty_scale`` (``"relative"``): with ``"relative"`` the penalties are
+  fractions of each input's ``lambda_max`` (the smallest L1 penalty that makes the
+  unweighted lasso of y on z all zero), so they follow the scale of the model's
+  probability changes; with ``"absolute"`` they are used as given.
+* ``em_iter`` (30) and ``em_tol`` (1e-3): the EM iteration cap and the tolerance on
+  the change of the mean log-likelihood per sample. (The penalized EM is not
+  monotone: on the PDF MLP its mean log-likelihood rises for about 20 iterations
+  and then wanders by about 1e-3, so a tighter tolerance only costs time.)
+* ``solver_tol`` (1e-4) and ``solver_max_iter`` (2000): passed to the solver for
+  each M-step (warm-started from the previous one). Intermediate M-steps may stop
+  at ``solver_max_iter`` silently; a ConvergenceWarning is raised once when the last
+  M-step of some input did not reach ``solver_tol``.
+
+Known limitation, measured: with K > 1 the covering component often describes the
+plateau around a confidently classified input (the samples where switching features
+off does not change the probability). Within that component the decisive features
+are constant (never switched off), so their coefficients are not identified and the
+penalty sets them near 0. On 16 malicious PDFs (PDF MLP, 500 samples, default
+penalties) removing the top-5 features flipped 19% of the decisions with K = 6,
+12% with K = 3, but 81% with K = 1 and 81% with LIME (deduction test).
+``fit_rmse`` is much lower with K = 6, as expected of a mixture judged on the
+samples it was fitted to.
+
+Where this deviates from the paper and the seed code:
+
+* The paper bounds the fused term by a constant S (constrained form); this uses
+  the penalized (Lagrangian) form with a penalty per component, relative to
+  ``lambda_max`` by default, because one bound S cannot suit all inputs whose
+  probability changes have different scales. The defaults (``lam2`` = 1% of
+  ``lambda_max``, ``lam1`` = 0.1%) keep the surrogates close to least squares while
+  joining equal neighbours (TV denoising of the coefficient sequence) and breaking
+  ties in the under-determined components; the seed code's single fused lasso at
+  ``lambda = sqrt(n log p)`` on genlasso's unnormalized scale corresponds to
+  ``penalty_scale="absolute", lam1=0, lam2=sqrt(log(p) / n)`` here with K = 1.
+* The seed code fits without an intercept; here every component has an unpenalized
+  intercept.
+* The fused penalty joins features that are adjacent in the feature order; for
+  tabular features that order is the column order (as in the seed's use of the
+  same code for every model).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from torchxai.errors import ConvergenceWarning
+from torchxai.explanation import Explanation
+from torchxai.methods import _options as check
+from torchxai.methods._task import ExplainTask, SurrogateFit, fit_surrogates
+from torchxai.mixture import fit_mixture, random_responsibilities
+
+DEFAULTS: dict[str, Any] = {
+    "n_components": 6,
+    "lam1": 0.001,
+    "lam2": 0.01,
+    "penalty_scale": "relative",
+    "em_iter": 30,
+    "em_tol": 1e-3,
+    "solver_tol": 1e-4,
+    "solver_max_iter": 2000,
+}
+
+PENALTY_SCALES = ("relative", "absolute")
+
+
+def validate(options: dict[str, Any]) -> dict[str, Any]:
+    """Check LEMNA's options; return them normalized."""
+    return {
+        "n_components": check.integer("n_components", options["n_components"], 1),
+        "lam1": check.real("lam1", options["lam1"]),
+        "lam2": check.real("lam2", options["lam2"]),
+        "penalty_scale": check.choice(
+            "penalty_scale", options["penalty_scale"], PENALTY_SCALES
+        ),
+        "em_iter": check.integer("em_iter", options["em_iter"], 1),
+        "em_tol": check.real("em_tol", options["em_tol"]),
+        "solver_tol": check.real("solver_tol", options["solver_tol"], strict=True),
+        "solver_max_iter": check.integer(
+            "solver_max_iter", options["solver_max_iter"], 1
+        ),
+    }
+
+
+def explain_lemna(task: ExplainTask, options: dict[str, Any]) -> Explanation:
+    """Explain every input of the task with LEMNA.
+
+    Args:
+        task: the checked problem from :func:`torchxai.explain`.
+        options: LEMNA's options (see the module docstring).
+
+    Returns:
+        The explanation; ``coefficients`` (B, K, p) holds all components.
+    """
+    opts = validate(options)
+
+    def fitter(X: Tensor, y: Tensor, generators: list[torch.Generator]) -> SurrogateFit:
+        return fit_lemna(X, y, generators, opts)
+
+    return fit_surrogates(task, "lemna", opts, fitter)
+
+
+def fit_lemna(
+    X: Tensor, y: Tensor, generators: list[torch.Generator], opts: dict[str, Any]
+) -> SurrogateFit:
+    """Fit the mixture for G inputs.
+
+    Args:
+        X: (G, n, p) keep-masks as floats.
+        y: (G, n) target probabilities.
+        generators: one generator per input (initial responsibilities).
+        opts: validated LEMNA options.
+
+    Returns:
+        The surrogate of each input.
+    """
+    n_samples = X.shape[1]
+    init = torch.stack(
+        [
+            random_responsibilities(n_samples, opts["n_components"], g)
+            for g in generators
+        ]
+    ).to(device=X.device, dtype=X.dtype)
+    lam1, lam2 = penalties(X, y, opts)
+    fit = fit_mixture(
+        X,
+        y,
+        init,
+        lam1,
+        lam2,
+        max_iter=opts["em_iter"],
+        tol=opts["em_tol"],
+        solver_options={"tol": opts["solver_tol"], "max_iter": opts["solver_max_iter"]},
+    )
+    _warn_unsolved(fit.solver_converged, opts)
+    return SurrogateFit(
+        coef=fit.coef,
+        intercept=fit.intercept,
+        mixing=fit.mixing,
+        component=fit.covering_component(0),
+        prediction=fit.predict(X),
+    )
+
+
+def penalties(X: Tensor, y: Tensor, opts: dict[str, Any]) -> tuple[Tensor, Tensor]:
+    """The L1 and fused penalties of each input, (G,) each."""
+    count = X.shape[0]
+    lam1 = torch.full((count,), opts["lam1"], dtype=X.dtype, device=X.device)
+    lam2 = torch.full((count,), opts["lam2"], dtype=X.dtype, device=X.device)
+    if opts["penalty_scale"] == "relative":
+        from torchxai.solvers import lambda_max
+
+        scale = lambda_max(X, y).to(X.dtype)
+        lam1, lam2 = lam1 * scale, lam2 * scale
+    return lam1, lam2
+
+
+def _warn_unsolved(solved: Tensor, opts: dict[str, Any]) -> None:
+    """One ConvergenceWarning when the last M-step missed the solver's tolerance."""
+    missed = int((~solved).sum())
+    if missed:
+        warnings.warn(
+            f"lemna: for {missed} of {solved.numel()} inputs the last M-step's fused "
+            f"lasso did not reach solver_tol={opts['solver_tol']:g} within "
+            f"solver_max_iter={opts['solver_max_iter']} iterations; raise "
+            "solver_max_iter or loosen solver_tol",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
