@@ -33,6 +33,8 @@ issue; it is exact in the same sense and vectorizes over the batch.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -40,6 +42,8 @@ from torch import Tensor
 from torchxai.errors import InvalidInputError
 
 __all__ = ["tv_prox"]
+
+logger = logging.getLogger(__name__)
 
 _PDAS_MAX_ITER = 64
 
@@ -137,6 +141,7 @@ def _solve_rows(
     x, u, done = _active_set(v, lam, u0, max_iter)
     if not bool(done.all()):
         left = torch.nonzero(~done).flatten()
+        logger.debug("tv_prox: %d rows left to the exact path algorithm", left.numel())
         x[left], u[left] = _path_rows(v[left], lam[left])
     return x, u
 
