@@ -1,0 +1,82 @@
+"""Smoke run of scripts/reproduce_lemna.py with tiny sizes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "reproduce_lemna.py"
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("reproduce_lemna", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reproduce_lemna"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+FAST = (
+    '{"lemna": {"em_iter": 2, "solver_max_iter": 50}, "lime": {"solver_max_iter": 50}}'
+)
+
+
+# a smoke run caps the solvers' iterations; their convergence is tested elsewhere
+@pytest.mark.filterwarnings("ignore::torchxai.ConvergenceWarning")
+def test_smoke_run_writes_consistent_tables(
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lemna.json"
+    script = load_script()
+    script.main(
+        [
+            "--n-inputs", "2", "--mlp-inputs", "3", "--ks", "1,3", "--mlp-ks", "2",
+            "--max-binaries", "1", "--n-samples", "150", "--pool", "60",
+            "--data-dir", str(data_root), "--out", str(out), "--method-options", FAST,
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "RNN function starts" in printed and "PDF MLP" in printed
+    assert "Paper" in printed
+    result = json.loads(out.read_text())
+    assert not list(tmp_path.glob("*.tmp"))  # the temporary file was renamed
+
+    for part, ks in (("rnn", [1, 3]), ("mlp", [2])):
+        methods = result[part]["methods"]
+        assert list(methods) == ["lemna", "lime", "random"]
+        randoms = []
+        for name, entry in methods.items():
+            rows = entry["fidelity"]
+            assert [(r["test"], r["k"]) for r in rows] == [
+                (t, k) for t in ("deduction", "augmentation", "synthetic") for k in ks
+            ]
+            for row in rows:
+                assert 0.0 <= row["pcr"] <= 1.0 and 0.0 <= row["pcr_random"] <= 1.0
+                # inputs are predicted as the target, donors are not
+                if row["test"] == "deduction":
+                    assert row["pcr_reference"] == 1.0
+                if row["test"] == "augmentation":
+                    assert row["pcr_reference"] == 0.0
+            randoms.append([r["pcr_random"] for r in rows])
+            if name == "random":
+                assert entry["rmse"] is None
+            else:
+                assert entry["rmse"]["n"] == result[part]["inputs"]["n"]
+                assert entry["rmse"]["min"] <= entry["rmse"]["mean"]
+        # the random baseline is the same draw whatever the method
+        assert all(r == randoms[0] for r in randoms)
+    assert result["rnn"]["inputs"]["n"] == 2 and result["mlp"]["inputs"]["n"] == 3
+
+
+def test_bad_flags_exit() -> None:
+    script = load_script()
+    with pytest.raises(SystemExit):
+        script.parse_args(["--ks", "5,x"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--parts", "cnn"])
