@@ -73,7 +73,8 @@ def require(relative: str, root: str | os.PathLike[str] | None = None) -> Path:
     """Return the path of a data file, or raise if it is not there.
 
     Args:
-        relative: the file's path inside the data directory, e.g. ``"keras/pdf_mlp.h5"``.
+        relative: the file's path inside the data directory, for example
+            ``"keras/pdf_mlp.h5"``.
         root: the data directory; defaults to :func:`data_dir`.
 
     Raises:
@@ -86,9 +87,10 @@ def require(relative: str, root: str | os.PathLike[str] | None = None) -> Path:
         return path
     source = source_of(relative)
     where = f" It is published at {source.homepage} ({source.name})." if source else ""
+    origin = "the argument" if root else f"{ENV_VAR} or the default cache"
     raise DataFileMissingError(
         f"data file {relative!r} not found: looked for {path} "
-        f"(data directory from {'the argument' if root else ENV_VAR + ' or the default cache'})."
+        f"(data directory from {origin})."
         f"{where} Run `torchxai download` to fetch it, or set {ENV_VAR} to a directory "
         "that holds it."
     )
