@@ -177,6 +177,11 @@ def _as_batch(x: Any, sampler: str | None) -> Tensor:
     inputs = x[None] if single else x
     if inputs.shape[0] == 0:
         raise InvalidInputError(f"x is an empty batch, shape {tuple(x.shape)}")
+    if inputs[0].numel() == 0:
+        raise InvalidInputError(
+            f"x has inputs with no elements (shape {tuple(x.shape)}); an input "
+            "needs at least one feature to explain"
+        )
     if inputs.is_floating_point() and not bool(torch.isfinite(inputs).all()):
         raise InvalidInputError("x contains NaN or infinite values")
     return inputs.detach()

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torchxai.errors import CorruptFileError, InvalidInputError
+from torchxai.errors import CorruptFileError, DataFileMissingError, InvalidInputError
 
 _FORMAT = "torchxai.Explanation"
 _VERSION = 1
@@ -94,6 +94,16 @@ class Explanation:
     target_probability: Tensor | None = None
 
     def __post_init__(self) -> None:
+        for name in _TENSOR_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, Tensor) and (
+                value is not None or name in _REQUIRED_TENSORS
+            ):
+                raise InvalidInputError(
+                    f"Explanation.{name} must be a torch.Tensor"
+                    f"{'' if name in _REQUIRED_TENSORS else ' or None'}; "
+                    f"got {type(value).__name__}"
+                )
         if self.scores.dim() < 2:
             raise InvalidInputError(
                 f"Explanation.scores must have a batch dimension, shape (B, ...); "
@@ -128,9 +138,10 @@ class Explanation:
         Returns:
             (B, prod(input_shape)) int64 indices into the flattened input.
         """
-        flat = self.scores.reshape(self.batch_size, -1).to(torch.float64)
+        numel = math.prod(self.input_shape)  # not -1: B may be 0
+        flat = self.scores.reshape(self.batch_size, numel).to(torch.float64)
         if self.feature_map is not None:
-            outside = self.feature_map.reshape(self.batch_size, -1) < 0
+            outside = self.feature_map.reshape(self.batch_size, numel) < 0
             flat = flat.masked_fill(outside, -math.inf)
         return torch.sort(flat, dim=1, descending=True, stable=True).indices
 
@@ -205,8 +216,16 @@ class Explanation:
 
         Args:
             path: the file to write; its folder must exist.
+
+        Raises:
+            InvalidInputError: ``path`` is a folder, or its folder does not exist.
         """
         target = Path(path)
+        if target.is_dir():
+            raise InvalidInputError(
+                f"Explanation.save: path {str(path)!r} is a folder; expected a file "
+                "name"
+            )
         if not target.parent.is_dir():
             raise InvalidInputError(
                 f"Explanation.save: folder {str(target.parent)!r} of path "
@@ -250,15 +269,17 @@ class Explanation:
             map_location: device for the tensors (default: CPU).
 
         Raises:
-            FileNotFoundError: ``path`` does not exist.
+            DataFileMissingError: ``path`` does not exist (a ``FileNotFoundError``).
             CorruptFileError: the file is not a saved Explanation.
         """
         try:
             payload = torch.load(
                 path, map_location=map_location or "cpu", weights_only=True
             )
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError as exc:
+            raise DataFileMissingError(
+                f"saved Explanation {str(path)!r} does not exist"
+            ) from exc
         except Exception as exc:  # torch raises many types for a broken archive
             raise CorruptFileError(
                 f"{str(path)!r} is not a saved Explanation: torch.load failed with "
@@ -286,20 +307,35 @@ class Explanation:
                 f"{meta.get('version')!r}; this torchxai reads version {_VERSION}"
             )
         tensors = payload["tensors"]
+        if not isinstance(tensors, dict):
+            raise CorruptFileError(
+                f"{str(path)!r}: 'tensors' is a {type(tensors).__name__}, expected a "
+                "dict of tensors"
+            )
         missing = [name for name in _REQUIRED_TENSORS if name not in tensors]
         unknown = [name for name in tensors if name not in _TENSOR_FIELDS]
         if missing or unknown:
             raise CorruptFileError(
                 f"{str(path)!r}: missing tensors {missing}, unknown tensors {unknown}"
             )
+        seed = meta.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise CorruptFileError(
+                f"{str(path)!r}: metadata 'seed' is {seed!r}, expected an integer"
+            )
+        if not isinstance(meta.get("options"), dict):
+            raise CorruptFileError(
+                f"{str(path)!r}: metadata 'options' is {meta.get('options')!r}, "
+                "expected a JSON object"
+            )
         try:
             return cls(
                 method=str(meta["method"]),
-                seed=int(meta["seed"]),
+                seed=seed,
                 options=dict(meta["options"]),
                 **tensors,
             )
-        except (KeyError, TypeError, InvalidInputError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:  # InvalidInputError too
             raise CorruptFileError(
                 f"{str(path)!r}: inconsistent content ({exc})"
             ) from exc

@@ -19,7 +19,7 @@ import torch
 
 from torchxai.datafiles import require
 from torchxai.datasets._types import TabularDataset
-from torchxai.errors import CorruptFileError, InvalidInputError
+from torchxai.errors import CorruptFileError, DataFileMissingError, InvalidInputError
 
 CONTAGIO_FILES: tuple[str, str] = (
     "contagio/contagio-ben.csv",
@@ -92,24 +92,38 @@ def read_pdfrate_csv(
         ``labels`` 1 where ``class`` is ``TRUE``.
 
     Raises:
-        CorruptFileError: the header differs from :data:`HEADER` (the message names
+        DataFileMissingError: ``path`` does not exist or is not a file.
+        CorruptFileError: the file is not UTF-8 text or not CSV, the header differs
+            from :data:`HEADER` (the message names
             the file and the first differing column), or a row has the wrong number
             of fields, an unknown class, or a value that is not a number or
             ``TRUE``/``FALSE`` (the message names the file, line and column).
     """
     path = Path(path)
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        _check_header(path, next(reader, None))
-        labels: list[int] = []
-        filenames: list[str] = []
-        rows: list[list[float]] = []
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            labels.append(_parse_class(path, line, row))
-            filenames.append(row[1])
-            rows.append(_parse_features(path, line, row))
+    if not path.is_file():
+        raise DataFileMissingError(
+            f"PDFrate feature CSV {path} does not exist or is not a file"
+        )
+    labels: list[int] = []
+    filenames: list[str] = []
+    rows: list[list[float]] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            _check_header(path, next(reader, None))
+            for line, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                labels.append(_parse_class(path, line, row))
+                filenames.append(row[1])
+                rows.append(_parse_features(path, line, row))
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); expected a "
+            "PDFrate/Mimicus feature CSV"
+        ) from exc
+    except csv.Error as exc:
+        raise CorruptFileError(f"{path}: not a readable CSV file ({exc})") from exc
 
     features = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
     return TabularDataset(

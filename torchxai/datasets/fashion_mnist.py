@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -160,17 +162,29 @@ def load_fashion_mnist(
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    # Open the file ourselves so it is closed whatever np.load makes of it (np.load
+    # of a path leaks the handle when the content is not a zip archive), and read
+    # the arrays while it is open.
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "x" not in archive.files or "y" not in archive.files:
+        with path.open("rb") as handle:
+            archive = np.load(handle, allow_pickle=False)
+            if isinstance(archive, np.ndarray):
                 raise CorruptFileError(
-                    f"{path}: fields {sorted(archive.files)}, expected 'x' and 'y'"
+                    f"{path}: holds a single array, expected an npz archive with "
+                    "the fields 'x' and 'y'"
                 )
-            images, labels = archive["x"], archive["y"]
-    except (OSError, ValueError) as error:
-        if isinstance(error, CorruptFileError):
-            raise
-        raise CorruptFileError(f"{path}: cannot be read as npz: {error}") from error
+            with archive:
+                if "x" not in archive.files or "y" not in archive.files:
+                    raise CorruptFileError(
+                        f"{path}: fields {sorted(archive.files)}, expected 'x' and 'y'"
+                    )
+                images, labels = np.array(archive["x"]), np.array(archive["y"])
+    except CorruptFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise CorruptFileError(
+            f"{path}: cannot be read as npz ({type(error).__name__}: {error})"
+        ) from error
     _check_arrays(path, images, labels)
     return images, labels
 

@@ -129,7 +129,7 @@ def windows_from_text(
     Args:
         code: uint8 (m,) bytes (any integer dtype with values 0..255).
         is_start: bool or 0/1 (m,) labels, True where a function starts.
-        window: the window length, a positive integer.
+        window: the window length, a positive integer (at most 1,000,000).
 
     Returns:
         ``(tokens, labels)``: int64 tensors of shape (ceil(m / window), window);
@@ -137,7 +137,7 @@ def windows_from_text(
 
     Raises:
         InvalidInputError: shapes differ, are not 1-D, values are out of range or
-            ``window`` is not a positive integer.
+            ``window`` is not an integer in 1..1,000,000.
     """
     window = _check_window(window)
     data = torch.as_tensor(np.asarray(code) if not torch.is_tensor(code) else code)
@@ -165,9 +165,17 @@ def windows_from_text(
     return tokens.view(n_windows, window), labels.view(n_windows, window)
 
 
+_MAX_WINDOW = 1_000_000
+"""The largest window length accepted (bytes); larger ones only pad with zeros."""
+
+
 def _check_window(window: int) -> int:
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise InvalidInputError(f"window must be a positive integer; got {window!r}")
+    if window > _MAX_WINDOW:
+        raise InvalidInputError(
+            f"window must be at most {_MAX_WINDOW:,} bytes; got {window:,}"
+        )
     return window
 
 

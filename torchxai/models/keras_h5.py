@@ -182,7 +182,8 @@ def read_keras_h5(path: str | os.PathLike[str]) -> KerasH5File:
     Raises:
         DataFileMissingError: there is no file at ``path``.
         CorruptFileError: the file is not HDF5, lacks ``model_config`` or the
-            weight groups, or a layer of the config has no weight group.
+            weight groups, a layer of the config has no weight group, or h5py
+            fails while reading a damaged interior.
     """
     path = Path(path)
     if not path.is_file():
@@ -194,63 +195,78 @@ def read_keras_h5(path: str | os.PathLike[str]) -> KerasH5File:
             f"Keras model file {path} is not a readable HDF5 file ({exc})"
         ) from exc
     with handle as h5:
-        attrs = h5.attrs
-        if "model_config" not in attrs:
-            raise CorruptFileError(
-                f"Keras model file {path}: no 'model_config' attribute "
-                "(not a file written by Keras model.save)"
-            )
         try:
-            raw_config = json.loads(_text(attrs["model_config"]))
-        except (ValueError, UnicodeDecodeError) as exc:
+            return _read_open_file(h5, path)
+        except CorruptFileError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            # h5py raises these when the file's interior (object headers, B-trees,
+            # heaps) is damaged even though the superblock opened fine.
             raise CorruptFileError(
-                f"Keras model file {path}: 'model_config' is not valid JSON ({exc})"
+                f"Keras model file {path} is damaged: reading it failed "
+                f"({type(exc).__name__}: {exc})"
             ) from exc
-        configs = _layer_configs(raw_config, path)
-        group = h5["model_weights"] if "model_weights" in h5 else h5
-        if not isinstance(group, h5py.Group) or "layer_names" not in group.attrs:
-            raise CorruptFileError(
-                f"Keras model file {path}: no 'model_weights' group with 'layer_names'"
-            )
-        stored = {_text(n) for n in group.attrs["layer_names"]}
-        keras_version = _text(
-            attrs.get("keras_version", group.attrs.get("keras_version", "unknown"))
-        )
-        backend = _text(attrs.get("backend", group.attrs.get("backend", "unknown")))
 
-        layers = []
-        for entry in configs:
-            config = entry["config"]
-            name = str(config.get("name", ""))
-            if name not in stored or name not in group:
-                raise CorruptFileError(
-                    f"Keras model file {path}: layer {name!r} of model_config has no "
-                    f"weight group in 'model_weights' (stored: {sorted(stored)})"
-                )
-            layer_group = group[name]
-            weights: dict[str, np.ndarray] = {}
-            for full in layer_group.attrs.get("weight_names", []):
-                full_name = _text(full)
-                if full_name not in layer_group:
-                    raise CorruptFileError(
-                        f"Keras model file {path}: weight {full_name!r} of layer "
-                        f"{name!r} is listed but not stored"
-                    )
-                dataset = layer_group[full_name]
-                if not isinstance(dataset, h5py.Dataset):
-                    raise CorruptFileError(
-                        f"Keras model file {path}: weight {full_name!r} of layer "
-                        f"{name!r} is not an array"
-                    )
-                weights[_short_weight_name(name, full_name)] = np.asarray(dataset[()])
-            layers.append(
-                KerasLayer(
-                    name=name,
-                    class_name=str(entry["class_name"]),
-                    config=config,
-                    weights=weights,
-                )
+
+def _read_open_file(h5: h5py.File, path: Path) -> KerasH5File:
+    """The content of the open Keras file ``h5`` (see :func:`read_keras_h5`)."""
+    attrs = h5.attrs
+    if "model_config" not in attrs:
+        raise CorruptFileError(
+            f"Keras model file {path}: no 'model_config' attribute "
+            "(not a file written by Keras model.save)"
+        )
+    try:
+        raw_config = json.loads(_text(attrs["model_config"]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(
+            f"Keras model file {path}: 'model_config' is not valid JSON ({exc})"
+        ) from exc
+    configs = _layer_configs(raw_config, path)
+    group = h5["model_weights"] if "model_weights" in h5 else h5
+    if not isinstance(group, h5py.Group) or "layer_names" not in group.attrs:
+        raise CorruptFileError(
+            f"Keras model file {path}: no 'model_weights' group with 'layer_names'"
+        )
+    stored = {_text(n) for n in group.attrs["layer_names"]}
+    keras_version = _text(
+        attrs.get("keras_version", group.attrs.get("keras_version", "unknown"))
+    )
+    backend = _text(attrs.get("backend", group.attrs.get("backend", "unknown")))
+
+    layers = []
+    for entry in configs:
+        config = entry["config"]
+        name = str(config.get("name", ""))
+        if name not in stored or name not in group:
+            raise CorruptFileError(
+                f"Keras model file {path}: layer {name!r} of model_config has no "
+                f"weight group in 'model_weights' (stored: {sorted(stored)})"
             )
+        layer_group = group[name]
+        weights: dict[str, np.ndarray] = {}
+        for full in layer_group.attrs.get("weight_names", []):
+            full_name = _text(full)
+            if full_name not in layer_group:
+                raise CorruptFileError(
+                    f"Keras model file {path}: weight {full_name!r} of layer "
+                    f"{name!r} is listed but not stored"
+                )
+            dataset = layer_group[full_name]
+            if not isinstance(dataset, h5py.Dataset):
+                raise CorruptFileError(
+                    f"Keras model file {path}: weight {full_name!r} of layer "
+                    f"{name!r} is not an array"
+                )
+            weights[_short_weight_name(name, full_name)] = np.asarray(dataset[()])
+        layers.append(
+            KerasLayer(
+                name=name,
+                class_name=str(entry["class_name"]),
+                config=config,
+                weights=weights,
+            )
+        )
     return KerasH5File(
         path=path, keras_version=keras_version, backend=backend, layers=tuple(layers)
     )
