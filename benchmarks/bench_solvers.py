@@ -31,11 +31,9 @@ The script prints the table, the device and the ratios, and writes them to
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from torchxai.io import write_json
 from torchxai.solvers import elastic_net, fused_lasso, lambda_max
 
 FUSED_LAM1, FUSED_LAM2 = 0.001, 0.01
@@ -279,15 +278,6 @@ def report(result: dict[str, Any]) -> None:
             f"{row['iterations_mean']:>6.0f}  {row['reference']} "
             f"({row['reference_problems']} problems)"
         )
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(payload, stream, indent=2)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

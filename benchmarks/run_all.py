@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from types import ModuleType
 from typing import Any
 
 import torch
+
+from torchxai.io import write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -215,20 +216,6 @@ def finished_earlier(summary: dict[str, Any], name: str, argv: list[str]) -> boo
     )
 
 
-def write_json_atomically(data: dict[str, Any], path: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def read_summary(path: Path) -> dict[str, Any]:
     """The summary of an earlier run, or an empty one."""
     try:
@@ -282,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"=== {name} ===", flush=True)
             entry = run_one(name, args)
         summary["benchmarks"][name] = entry
-        write_json_atomically(summary, summary_path)
+        write_json(summary_path, summary)
     print()
     print(format_summary(summary))
     print(f"summary written to {summary_path}")

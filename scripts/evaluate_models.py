@@ -15,9 +15,6 @@ function-start RNNs (all windows, by-binary test split). See
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,20 +22,7 @@ from typing import Any
 import torch
 
 from torchxai.evaluation import evaluate_ported_models
-
-
-def write_json_atomically(data: dict[str, Any], path: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+from torchxai.io import write_json
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
@@ -95,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     results["settings"]["total_seconds"] = round(time.perf_counter() - start, 2)
     results["settings"]["torch_threads"] = torch.get_num_threads()
-    write_json_atomically(results, Path(args.out))
+    write_json(Path(args.out), results)
 
     for line in summary_lines(results):
         print(line)

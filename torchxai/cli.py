@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -907,39 +906,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def write_json(path: str | os.PathLike[str], record: Any) -> None:
-    """Write ``record`` as JSON atomically (temporary file in the folder, then rename).
+    """Write ``record`` as JSON atomically; see :func:`torchxai.io.write_json`.
 
-    Tensors and numpy values are converted with ``tolist()`` / ``item()``.
-
-    Args:
-        path: the output file; its folder is created if needed.
-        record: a JSON-serialisable object, possibly holding tensors or numpy values.
+    Imported on call, so that ``torchxai --help`` does not import torch.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, default=_to_json)
-            handle.write("\n")
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    from torchxai.io import write_json as write_json_atomically
 
-
-def _to_json(value: Any) -> Any:
-    """JSON fallback for tensors, numpy arrays and scalars, and paths."""
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
+    write_json_atomically(path, record)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
