@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +38,7 @@ from torch import Tensor, nn
 
 import torchxai
 from torchxai.datasets import binarize, load_contagio
+from torchxai.io import write_json
 from torchxai.models import load_pdf_mlp
 
 METHODS = ("lemna", "lime", "captum-lime", "captum-kernelshap")
@@ -251,27 +250,13 @@ def format_results(result: dict[str, Any], batches: list[int]) -> str:
     return "\n".join(lines)
 
 
-def write_json_atomically(data: dict[str, Any], path: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark; print the comparison and write the JSON."""
     args = parse_args(argv)
     result = benchmark(args)
     result["config"] = vars(args)
     print(format_results(result, args.batches))
-    write_json_atomically(result, Path(args.out))
+    write_json(Path(args.out), result)
     print(f"JSON written to {args.out}")
     return result
 

@@ -47,9 +47,7 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +65,7 @@ from torchxai.datasets import (
     train_test_split,
 )
 from torchxai.fidelity import FidelityTable, approximation_rmse, fidelity_table
+from torchxai.io import write_json
 from torchxai.models import load_function_start_rnn, load_pdf_mlp
 
 logger = logging.getLogger("reproduce_lemna")
@@ -121,7 +120,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.mlp_ks = _int_list(parser, "--mlp-ks", args.mlp_ks)
     args.methods = [m for m in args.methods.split(",") if m]
     args.parts = [p for p in args.parts.split(",") if p]
-    if not args.methods or any(p not in ("rnn", "mlp") for p in args.parts):
+    if not args.methods or not args.parts:
+        parser.error("--methods and --parts must not be empty")
+    if any(p not in ("rnn", "mlp") for p in args.parts):
         parser.error(f"--methods {args.methods} / --parts {args.parts} not understood")
     for name in ("n_inputs", "mlp_inputs", "n_samples", "window"):
         if getattr(args, name) < 1:
@@ -345,20 +346,6 @@ def paper_lines() -> str:
     )
 
 
-def write_json_atomically(data: dict[str, Any], path: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2, allow_nan=False)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _json_ready(part: dict[str, Any]) -> dict[str, Any]:
     """Drop the table objects; NaN becomes None."""
 
@@ -426,7 +413,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     printed.append(paper_lines())
     print("\n\n".join(printed))
     print(f"\ntotal {output['seconds']:.1f} s; JSON written to {args.out}")
-    write_json_atomically(output, Path(args.out))
+    write_json(Path(args.out), output)
     return output
 
 
