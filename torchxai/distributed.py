@@ -45,7 +45,7 @@ from torch import Tensor
 
 from torchxai.errors import CorruptFileError, InvalidInputError, TorchXAIError
 from torchxai.explain import explain
-from torchxai.explanation import Explanation
+from torchxai.explanation import _TENSOR_FIELDS, Explanation
 from torchxai.io import write_json
 
 logger = logging.getLogger(__name__)
@@ -61,18 +61,7 @@ _FORMAT = "torchxai.chunks"
 _VERSION = 1
 
 _PADDED_FIELDS = ("feature_scores", "coefficients")
-_BATCH_FIELDS = (
-    "scores",
-    "target",
-    "fit_rmse",
-    "feature_map",
-    "feature_scores",
-    "coefficients",
-    "intercepts",
-    "mixing_weights",
-    "component",
-    "target_probability",
-)
+_BATCH_FIELDS = _TENSOR_FIELDS  # every tensor of an Explanation is batched
 
 
 # --- merging -------------------------------------------------------------------
