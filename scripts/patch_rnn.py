@@ -37,14 +37,10 @@ positions <= 10 or on byte 0xFF, this explains every error; see
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -56,6 +52,7 @@ from torchxai.datasets import (
     load_function_start_windows,
     split_binaries,
 )
+from torchxai.io import torch_save, write_json
 from torchxai.models import (
     FUNCTION_START_RNN_FILE,
     FUNCTION_START_RNN_FIXED_FILE,
@@ -149,21 +146,6 @@ def check_output(out: Path, inputs: list[Path], overwrite: bool) -> Path:
     if not out.parent.is_dir():
         raise SystemExit(f"--out-weights {out}: folder {out.parent} does not exist")
     return out
-
-
-def write_atomically(path: Path, write: Any) -> None:
-    """Call ``write(stream)`` on a temporary file next to ``path``, then rename."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def choose_binaries(
@@ -337,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     state = {k: v.detach().cpu() for k, v in patched.state_dict().items()}
-    write_atomically(out, lambda stream: torch.save(state, stream))
+    torch_save(state, out)
     logger.info("patched weights written to %s", out)
     print_summary(comparison, seconds)
     if args.report_json is not None:
@@ -356,8 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": seconds,
             "out_weights": str(out),
         }
-        text = json.dumps(report, indent=2).encode()
-        write_atomically(args.report_json, lambda stream: stream.write(text))
+        write_json(args.report_json, report)
         logger.info("report written to %s", args.report_json)
     return 0
 
