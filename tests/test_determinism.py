@@ -17,28 +17,10 @@ from torchxai.testing import PlantedSequenceModel, PlantedTabularModel
 pytestmark = pytest.mark.filterwarnings("ignore::torchxai.errors.ConvergenceWarning")
 
 METHODS = ("lemna", "lime", "random")
-BATCHED_EM = (
-    "LEMNA's batched EM (torchxai.mixture / solvers.fused_lasso) is not batch "
-    "invariant: explaining 4 inputs together changes scores, coefficients and "
-    "fit_rmse by ~1e-6 against one at a time"
-)
-LIME_RMSE = (
-    "lime.fit_lime computes the prediction behind fit_rmse with a batched einsum "
-    "('gnp,gp->gn') whose rounding depends on the number of inputs G: fit_rmse "
-    "differs by ~1e-8 (scores and coefficients are identical)"
-)
-BATCHED_LASSO = (
-    "solvers.lasso is not batch invariant for p=135, n=200: a problem solved in a "
-    "batch of 4 takes another number of iterations (608, 670, 657, 848) than alone "
-    "(595, 681, 659, 858), so LIME's scores differ by ~7e-6"
-)
 
 
-def _case(problem, method: str, reason: str | None):  # type: ignore[no-untyped-def]
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(
-        problem, method, marks=marks, id=f"{problem.__name__[1:]}-{method}"
-    )
+def _case(problem, method: str):  # type: ignore[no-untyped-def]
+    return pytest.param(problem, method, id=f"{problem.__name__[1:]}-{method}")
 
 
 SMALL = {
@@ -76,17 +58,17 @@ def _sequence() -> tuple[PlantedSequenceModel, torch.Tensor, torch.Tensor, dict]
 @pytest.mark.parametrize(
     ("problem", "method"),
     [
-        _case(_tabular, "lemna", BATCHED_EM),
-        _case(_tabular, "lime", LIME_RMSE),
-        _case(_tabular, "random", None),
-        _case(_sequence, "lemna", BATCHED_EM),
-        _case(_sequence, "lime", None),
-        _case(_sequence, "random", None),
+        _case(_tabular, "lemna"),
+        _case(_tabular, "lime"),
+        _case(_tabular, "random"),
+        _case(_sequence, "lemna"),
+        _case(_sequence, "lime"),
+        _case(_sequence, "random"),
     ],
 )
 def test_batch_of_four_equals_one_at_a_time(problem, method: str) -> None:
     model, x, target, common = problem()
-    options = {**common, **SMALL[method], "seed": 3}
+    options = {**common, **SMALL[method], "seed": 3, "batch_invariant": True}
     whole = torchxai.explain(model, x, method, target=target, **options)
     parts = [
         torchxai.explain(
@@ -95,6 +77,26 @@ def test_batch_of_four_equals_one_at_a_time(problem, method: str) -> None:
         for i in range(4)
     ]
     _assert_identical(whole, parts)
+    # and in the order reversed, two per fit: positions and fit batches change
+    order = torch.tensor([3, 2, 1, 0])
+    shuffled = torchxai.explain(
+        model, x[order], method, target=target[order], fit_batch_size=2, **options
+    )
+    _assert_identical(shuffled, [parts[int(i)] for i in order])
+
+
+@pytest.mark.parametrize("method", ("lemna", "lime"))
+def test_without_the_mode_a_batch_agrees_to_rounding(method: str) -> None:
+    model, x, target, common = _tabular()
+    options = {**common, **SMALL[method], "seed": 3}
+    whole = torchxai.explain(model, x, method, target=target, **options)
+    for i in range(4):
+        alone = torchxai.explain(
+            model, x[i : i + 1], method, target=target[i : i + 1], **options
+        )
+        torch.testing.assert_close(
+            whole.feature_scores[i : i + 1], alone.feature_scores, atol=1e-4, rtol=0
+        )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -121,7 +123,6 @@ def test_same_seed_repeats_other_seed_differs(method: str) -> None:
         assert not torch.equal(a.coefficients, c.coefficients)
 
 
-@pytest.mark.xfail(strict=True, reason=BATCHED_LASSO)
 def test_real_pdf_mlp_batch_invariance() -> None:
     """The ported PDF MLP (matrix products whose blocking depends on the batch)."""
     from torchxai.datasets import binarize, load_contagio
@@ -131,6 +132,30 @@ def test_real_pdf_mlp_batch_invariance() -> None:
     data = load_contagio()
     x = binarize(data.features[data.labels == 1][:4])
     options = {"output": "logits", "seed": 0, "n_samples": 200}
+    options["batch_invariant"] = True
     whole = torchxai.explain(model, x, "lime", **options)
     parts = [torchxai.explain(model, x[i : i + 1], "lime", **options) for i in range(4)]
     _assert_identical(whole, parts)
+
+
+@pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
+@pytest.mark.parametrize("shape", ((1, 200, 135), (200, 135, 135), (6, 41, 501)))
+def test_invariant_bmm_gives_a_problem_the_same_bits_at_any_position(
+    dtype: torch.dtype, shape: tuple[int, int, int]
+) -> None:
+    """The batched product of the solvers, checked on the shapes LEMNA meets."""
+    from torchxai.batched import batch_invariant, bmm, is_batch_invariant
+
+    m, k, q = shape
+    g = torch.Generator().manual_seed(0)
+    A = torch.rand(8, m, k, generator=g, dtype=dtype)
+    B = torch.rand(8, k, q, generator=g, dtype=dtype)
+    with batch_invariant():
+        assert is_batch_invariant()
+        whole = bmm(A, B)
+        for i in (0, 3, 5):
+            assert torch.equal(bmm(A[i : i + 1], B[i : i + 1])[0], whole[i])
+            shifted = bmm(A[[7, 1, i]], B[[7, 1, i]])
+            assert torch.equal(shifted[2], whole[i])
+    assert not is_batch_invariant()
+    torch.testing.assert_close(whole, torch.bmm(A, B))

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from torchxai.batched import batch_invariant, is_batch_invariant
 from torchxai.errors import InvalidInputError
 from torchxai.explanation import Explanation
 from torchxai.methods import _options as check
@@ -41,6 +42,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "batch_size": 1024,
     "fit_batch_size": 64,
     "progress": False,
+    "batch_invariant": False,
 }
 """Options every method accepts, with their defaults."""
 
@@ -86,8 +88,15 @@ def explain(
             * ``batch_size`` (1024): inputs per model call.
             * ``fit_batch_size`` (64): explained inputs whose perturbations are
               queried and whose surrogates are fitted together (bounds memory;
-              larger is faster on a GPU; results do not depend on it).
+              larger is faster).
             * ``progress`` (False): show tqdm progress bars.
+            * ``batch_invariant`` (False): make every input's explanation
+              bit-identical whatever else is explained with it (the number of
+              inputs, ``fit_batch_size``, the input's position) on the CPU: the
+              model sees one input's copies per call and the solvers multiply
+              problem by problem (:mod:`torchxai.batched`). Slower; without it
+              the explanations agree to rounding (about 1e-6), and the same call
+              repeated still gives the same bits.
 
             and the method's own options (see :mod:`torchxai.methods.lemna`,
             :mod:`torchxai.methods.lime`).
@@ -108,12 +117,13 @@ def explain(
     check_device(model, inputs)
     wrapped = TargetModel(model, common["output"], common["batch_size"])
 
-    with torch.no_grad():
-        probabilities = _probabilities_on(wrapped, inputs)
-        target_t = resolve_target(target, probabilities)
-        task = _build_task(model, wrapped, inputs, target_t, probabilities, common)
-    with torch.set_grad_enabled(spec.requires_grad):
-        return spec(task, own)
+    with batch_invariant(common["batch_invariant"]):
+        with torch.no_grad():
+            probabilities = _probabilities_on(wrapped, inputs)
+            target_t = resolve_target(target, probabilities)
+            task = _build_task(model, wrapped, inputs, target_t, probabilities, common)
+        with torch.set_grad_enabled(spec.requires_grad):
+            return spec(task, own)
 
 
 def _split_options(
@@ -160,6 +170,7 @@ def _check_common(options: dict[str, Any]) -> dict[str, Any]:
         "batch_size": check.integer("batch_size", options["batch_size"], 1),
         "fit_batch_size": check.integer("fit_batch_size", options["fit_batch_size"], 1),
         "progress": check.flag("progress", options["progress"]),
+        "batch_invariant": check.flag("batch_invariant", options["batch_invariant"]),
     }
 
 
@@ -188,10 +199,14 @@ def _as_batch(x: Any, sampler: str | None) -> Tensor:
 
 
 def _probabilities_on(model: TargetModel, inputs: Tensor) -> Tensor:
-    """The model's probabilities on the explained inputs, in batches."""
+    """The model's probabilities on the explained inputs, in batches.
+
+    In the batch-invariant mode every input goes through the model alone.
+    """
+    step = 1 if is_batch_invariant() else model.batch_size
     parts = [
-        model.probabilities(inputs[start : start + model.batch_size], "x")
-        for start in range(0, inputs.shape[0], model.batch_size)
+        model.probabilities(inputs[start : start + step], "x")
+        for start in range(0, inputs.shape[0], step)
     ]
     return torch.cat(parts)
 

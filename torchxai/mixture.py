@@ -48,6 +48,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from torchxai.batched import design_times
 from torchxai.errors import ConvergenceWarning, FitError, InvalidInputError
 
 _WEIGHT_EPS = 1e-6
@@ -96,7 +97,7 @@ class MixtureFit:
         Returns:
             (B, n, K).
         """
-        return torch.einsum("bnp,bkp->bnk", X, self.coef) + self.intercept[:, None, :]
+        return design_times(X, self.coef) + self.intercept[:, None, :]
 
     def predict(self, X: Tensor) -> Tensor:
         """The responsibility-weighted prediction on the fitted samples.
@@ -153,6 +154,8 @@ def fit_mixture(
     var_floor: float | None = None,
     solver: Solver | None = None,
     solver_options: dict[str, Any] | None = None,
+    inner_max_iter: int | None = None,
+    polish_sample: int = 0,
 ) -> MixtureFit:
     """Fit a mixture of K weighted fused-lasso regressions to each of B problems.
 
@@ -171,6 +174,17 @@ def fit_mixture(
         solver: the batched penalized solver; default
             :func:`torchxai.solvers.fused_lasso`.
         solver_options: extra keyword arguments for the solver (``tol``, ``max_iter``).
+        inner_max_iter: if given, every M-step inside the EM loop stops after at most
+            this many solver iterations (a generalized EM step: warm-started, it only
+            has to improve, and EM itself moves the target every iteration). Once the
+            loop ends, the component with the highest responsibility for sample
+            ``polish_sample`` is solved again with the full ``solver_options``,
+            warm-started, so the coefficients that describe that sample solve their
+            weighted penalized regression (for the final responsibilities) to the
+            solver's tolerance; the other components keep the coefficients of their
+            last capped M-step. ``solver_converged`` then refers to that last solve.
+        polish_sample: the sample whose component is solved exactly at the end when
+            ``inner_max_iter`` is given (LEMNA: 0, the explained input).
 
     Returns:
         The fitted mixture.
@@ -207,21 +221,30 @@ def fit_mixture(
     solved = torch.ones(batch, dtype=torch.bool, device=device)
     active = torch.arange(batch, device=device)
     options = dict(solver_options or {})
+    loop_options = dict(options)
+    if inner_max_iter is not None:
+        if inner_max_iter < 1:
+            raise InvalidInputError(
+                f"inner_max_iter must be at least 1 or None; got {inner_max_iter!r}"
+            )
+        cap = int(options.get("max_iter", inner_max_iter))
+        loop_options["max_iter"] = min(cap, inner_max_iter)
 
     for iteration in range(max_iter):
         rows = active
+        X_rows = X[rows]
         coef, intercept, solved[rows] = _m_step_coefficients(
             solver,
-            X[rows],
+            X_rows,
             y[rows],
             state.resp[rows],
             lam1_t[rows],
             lam2_t[rows],
             state.coef[rows] if iteration > 0 else None,
-            options,
+            loop_options,
         )
         resp, loglik, variance, mixing = _e_step(
-            X[rows], y[rows], state.resp[rows], coef, intercept, floor[rows]
+            X_rows, y[rows], state.resp[rows], coef, intercept, floor[rows]
         )
         change = (loglik - state.loglik[rows]).abs()
         state.update(rows, coef, intercept, variance, mixing, resp, loglik)
@@ -237,6 +260,8 @@ def fit_mixture(
         active = rows[~done]
         if active.numel() == 0:
             break
+    if inner_max_iter is not None:
+        solved = _polish(solver, X, y, state, lam1_t, lam2_t, polish_sample, options)
     return MixtureFit(
         coef=state.coef,
         intercept=state.intercept,
@@ -263,6 +288,38 @@ class _State:
         names = ("coef", "intercept", "variance", "mixing", "resp", "loglik")
         for name, value in zip(names, values, strict=True):
             getattr(self, name)[rows] = value
+
+
+def _polish(
+    solver: Solver,
+    X: Tensor,
+    y: Tensor,
+    state: _State,
+    lam1: Tensor,
+    lam2: Tensor,
+    sample: int,
+    options: dict[str, Any],
+) -> Tensor:
+    """Re-solve, in place, the component covering ``sample`` with the full options.
+
+    Returns:
+        (B,) bool, whether each problem's solve reached the solver's tolerance.
+    """
+    batch = X.shape[0]
+    if not 0 <= sample < X.shape[1]:
+        raise InvalidInputError(
+            f"polish_sample must index one of the {X.shape[1]} samples; got {sample}"
+        )
+    rows = torch.arange(batch, device=X.device)
+    component = state.resp[:, sample].argmax(dim=-1)
+    resp = state.resp[rows, :, component][:, :, None]
+    init = state.coef[rows, component][:, None]
+    coef, intercept, solved = _m_step_coefficients(
+        solver, X, y, resp, lam1, lam2, init, options
+    )
+    state.coef[rows, component] = coef[:, 0]
+    state.intercept[rows, component] = intercept[:, 0]
+    return solved
 
 
 def _m_step_coefficients(
@@ -328,7 +385,7 @@ def _e_step(
         mixing weights (B, K).
     """
     n_samples = X.shape[1]
-    prediction = torch.einsum("bnp,bkp->bnk", X, coef) + intercept[:, None, :]
+    prediction = design_times(X, coef) + intercept[:, None, :]
     squared = (y[:, :, None] - prediction) ** 2
     size = resp.sum(dim=1)
     tiny = torch.finfo(X.dtype).tiny

@@ -14,13 +14,13 @@ probability distribution over the last dimension.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from torchxai.batched import is_batch_invariant
 from torchxai.errors import FitError, InvalidInputError
 from torchxai.samplers import perturb
 
@@ -223,19 +223,16 @@ def query_perturbations(
         (G, n) target probabilities.
     """
     count, n_samples = masks.shape[0], masks.shape[1]
-    total = count * n_samples
     baseline = torch.broadcast_to(baseline.to(inputs.device), inputs.shape)
-    chunks = range(0, total, model.batch_size)
+    spans = _call_spans(count, n_samples, model.batch_size)
     if progress:
         from tqdm.auto import tqdm
 
-        chunks = tqdm(chunks, total=math.ceil(total / model.batch_size), desc="queries")
+        spans = tqdm(spans, desc="queries")
     answers = []
     with torch.no_grad():
-        for start in chunks:
-            flat = torch.arange(
-                start, min(start + model.batch_size, total), device=inputs.device
-            )
+        for start, stop in spans:
+            flat = torch.arange(start, stop, device=inputs.device)
             owner, sample = flat // n_samples, flat % n_samples
             copies = perturb(
                 inputs[owner], feature_map[owner], masks[owner, sample], baseline[owner]
@@ -246,6 +243,26 @@ def query_perturbations(
                 pick_target(model.probabilities(copies, context), target[owner])
             )
     return torch.cat(answers).reshape(count, n_samples)
+
+
+def _call_spans(count: int, n_samples: int, batch_size: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of the flat (input, sample) order, one per model call.
+
+    Calls hold ``batch_size`` copies; in the batch-invariant mode
+    (:mod:`torchxai.batched`) a call never mixes two inputs, so each input's copies
+    meet the model in the same batches whatever else is explained.
+    """
+    if not is_batch_invariant():
+        total = count * n_samples
+        return [
+            (start, min(start + batch_size, total))
+            for start in range(0, total, batch_size)
+        ]
+    return [
+        (owner * n_samples + lo, owner * n_samples + min(lo + batch_size, n_samples))
+        for owner in range(count)
+        for lo in range(0, n_samples, batch_size)
+    ]
 
 
 def resolve_target(target: object, probabilities: Tensor) -> Tensor:

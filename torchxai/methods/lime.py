@@ -137,6 +137,7 @@ def fit_lime(X: Tensor, y: Tensor, opts: dict[str, Any]) -> SurrogateFit:
     Returns:
         The surrogate of each input (one component).
     """
+    from torchxai.batched import design_times
     from torchxai.solvers import lambda_max, lasso
 
     weights = kernel_weights(X, opts["kernel_width"])
@@ -154,7 +155,7 @@ def fit_lime(X: Tensor, y: Tensor, opts: dict[str, Any]) -> SurrogateFit:
     if opts["num_features"] is not None:
         result = _limit_features(solve, result, lam, top, opts["num_features"])
     coef, intercept = result.coef, result.intercept
-    prediction = torch.einsum("gnp,gp->gn", X, coef) + intercept[:, None]
+    prediction = design_times(X, coef) + intercept[:, None]
     return SurrogateFit(
         coef=coef[:, None, :],
         intercept=intercept[:, None],

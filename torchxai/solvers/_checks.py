@@ -94,6 +94,10 @@ def check_batch(
                 f"weights must have a positive sum per problem; problems "
                 f"{empty[:5].tolist()} have all-zero weights"
             )
+    # contiguous copies: reductions over a strided layout add up in another order,
+    # which would make a problem's bits depend on how the caller laid the batch out
+    X3, y2 = X3.contiguous(), y2.contiguous()
+    w2 = None if w2 is None else w2.contiguous()
     return Batch(
         X=X3,
         y=y2,

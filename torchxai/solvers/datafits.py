@@ -22,11 +22,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from torchxai.batched import bmm, design_times, row_times
+
 __all__ = ["Moments", "Quadratic", "least_squares_value", "weighted_moments"]
 
 # elements of a centered design copy made at once; bounds the memory of the Gram step
 _CHUNK_ELEMENTS = 1 << 21
-_SMALL_MATVEC = 1 << 15
+# problems of at most this many elements (p * p for G, n * p for X) take the
+# multiply-and-sum path instead of a matrix product; the choice depends on one
+# problem's size only, never on the batch, so results do not depend on the batch
+_SMALL_PROBLEM = 256
 _LANCZOS_STEPS = 16
 _LANCZOS_MARGIN = 1.01
 _DEFLATED_MARGIN = 1.05
@@ -111,7 +116,7 @@ class Quadratic:
         offset = X.new_empty(B)
         for part in _chunks(X):
             Xs, ys = _scaled(X, y, moments, part)
-            gram[part] = torch.bmm(Xs.mT, Xs)
+            gram[part] = bmm(Xs.mT, Xs)
             corr[part] = _weighted_rows(Xs, ys)
             offset[part] = (ys * ys).sum(1)
             spread = gram[part].diagonal(dim1=1, dim2=2)
@@ -242,28 +247,30 @@ def least_squares_value(
 
 def _weighted_rows(X: Tensor, w: Tensor) -> Tensor:
     """``sum_i w_i x_i`` for (B, n, p) X and (B, n) w; returns (B, p)."""
-    if X.numel() <= _SMALL_MATVEC:
+    if X.shape[1] * X.shape[2] <= _SMALL_PROBLEM:
         return (X * w[:, :, None]).sum(1)
-    return torch.bmm(w[:, None, :], X)[:, 0, :]
+    return row_times(w, X)
 
 
 def _design_times(X: Tensor, coef: Tensor) -> Tensor:
     """``X @ coef`` for (B, n, p) X and (B, p) coef; returns (B, n)."""
-    if X.numel() <= _SMALL_MATVEC:
+    if X.shape[1] * X.shape[2] <= _SMALL_PROBLEM:
         return (X * coef[:, None, :]).sum(2)
-    return torch.bmm(X, coef[:, :, None])[:, :, 0]
+    return design_times(X, coef)
 
 
 def _matvec(gram: Tensor, x: Tensor) -> Tensor:
     """``G @ x`` for symmetric (B, p, p) G and (B, p) x.
 
-    Small batches use a plain multiply-and-sum, which torch runs on one thread: a
-    batched matmul call costs far more than the arithmetic there (and, on a busy
-    machine, waits for its threads). Large ones use matmul, as ``x^T G``.
+    Small problems use a plain multiply-and-sum: a matmul call costs far more than
+    the arithmetic there. Larger ones use matmul, as ``x^T G``. Each path gives a
+    problem the same bits whatever the batch around it, and the path is chosen by
+    the problem's size alone, so a problem solved in any batch (or in a working set
+    that shrinks) gets identical results.
     """
-    if gram.numel() <= _SMALL_MATVEC:
+    if gram.shape[1] * gram.shape[2] <= _SMALL_PROBLEM:
         return (gram * x[:, :, None]).sum(1)
-    return torch.matmul(x[:, None, :], gram)[:, 0, :]
+    return row_times(x, gram)
 
 
 def _noise_floor(X: Tensor) -> float:
@@ -284,8 +291,9 @@ def _lanczos_top(gram: Tensor, steps: int, deflate: bool) -> Tensor:
     Plain three-term Lanczos: over so few steps the loss of orthogonality only
     duplicates converged Ritz values, it does not move the largest one above the
     largest eigenvalue. A row whose Krylov space is exhausted stops at zeros. Every
-    third step from the sixth, the run stops if no row's largest Ritz value moved by
-    more than 1e-6 relative. With ``deflate`` the matrix is
+    third step from the sixth, a row whose largest Ritz value moved by at most 1e-6
+    relative keeps that value (so its result does not depend on the other rows),
+    and the run stops once every row has. With ``deflate`` the matrix is
     ``(I - 11^T/p) G (I - 11^T/p)``, on zero-mean vectors.
     """
     B, p, _ = gram.shape
@@ -298,7 +306,9 @@ def _lanczos_top(gram: Tensor, steps: int, deflate: bool) -> Tensor:
     q_prev = torch.zeros_like(q)
     alpha, beta = gram.new_zeros(B, k), gram.new_zeros(B, k)
     tiny = torch.finfo(gram.dtype).eps * gram.diagonal(dim1=1, dim2=2).sum(1)
-    last = None
+    last: Tensor | None = None
+    settled = torch.zeros(B, dtype=torch.bool, device=gram.device)
+    final = gram.new_zeros(B)
     for j in range(k):
         w = _matvec(gram, q)
         if deflate:
@@ -313,11 +323,15 @@ def _lanczos_top(gram: Tensor, steps: int, deflate: bool) -> Tensor:
         q = torch.where(alive[:, None], w / safe, 0.0)
         if j + 1 == k or (j + 1 >= 6 and (j + 1) % 3 == 0):
             top = _ritz_top(alpha[:, : j + 1], beta[:, :j])
-            if last is not None and bool(((top - last).abs() <= 1e-6 * top).all()):
-                break
+            if last is not None:
+                now = ~settled & ((top - last).abs() <= 1e-6 * top)
+                final = torch.where(now, top, final)
+                settled = settled | now
+                if bool(settled.all()):
+                    break
             last = top
     assert last is not None  # the loop runs at least once and checks at its end
-    return top.clamp_min(0)
+    return torch.where(settled, final, last).clamp_min(0)
 
 
 def _ritz_top(alpha: Tensor, beta: Tensor) -> Tensor:
