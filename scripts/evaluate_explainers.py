@@ -31,10 +31,11 @@ baseline and DMM):
   ``--window`` bytes around it).
 
 DMM is a global method: it fits one mixture to the whole explained batch, so its
-time is the batch's time divided by the batch size; it refuses token sequences, so
-it has no RNN row. Warnecke et al.'s LEMNA figures are printed for orientation;
-their models, data and metric details differ (see the :mod:`torchxai.metrics`
-docstrings), so the numbers are not directly comparable.
+time is the batch's time divided by the batch size; on the RNN its features are the
+window's byte values (see :mod:`torchxai.methods.dmm`). Warnecke et al.'s LEMNA
+figures are printed for orientation; their models, data and metric details differ
+(see the :mod:`torchxai.metrics` docstrings), so the numbers are not directly
+comparable.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--lemna-components", type=int, default=None, help="LEMNA's K (default 6)"
     )
     parser.add_argument(
-        "--em-iter", type=int, default=None, help="LEMNA's EM iterations (default 50)"
+        "--em-iter", type=int, default=None, help="LEMNA's EM iterations (default 10)"
     )
     parser.add_argument("--max-binaries", type=int, default=None, help="RNN binaries")
     parser.add_argument("--seed", type=int, default=0, help="input selection seed")

@@ -492,3 +492,36 @@ def test_bootstrap_fidelity_against_a_known_model():
         )
     with pytest.raises(InvalidInputError, match="n_features"):
         bootstrap_fidelity(model, positives, ranking[:3], 1, n_features=4)
+
+
+class LinearBytesLabeller(torch.nn.Module):
+    """Per-position logits (0, f): f = (x[t - 1] - x[t + 2]) / 128 - 0.5 on tokens."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = torch.nn.functional.pad(x.float(), (1, 2))  # zeros beyond the ends
+        logit = (v[:, :-3] - v[:, 3:]) / 128 - 0.5
+        return torch.stack([torch.zeros_like(logit), logit], dim=-1)
+
+
+def test_dmm_on_token_sequences_finds_the_planted_offsets():
+    """A global linear truth on bytes at two offsets: recovered in closed form."""
+    import torchxai.methods.dmm as adapter
+    from torchxai.explain import explain
+
+    adapter.register()
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(0, 256, (200, 64), generator=g)
+    target = torch.tensor([[30, 1]]).expand(200, 2)
+    explanation = explain(
+        LinearBytesLabeller(), x, method="dmm", target=target, output="logits",
+        window=16, n_components=1, steps=1500,
+    )  # fmt: skip
+    # window of 16 around position 30 starts at 22: offsets -1, +2 are features 7, 10
+    top = explanation.feature_scores.abs().argsort(1, descending=True)[:, :2]
+    assert bool((top.sort(1).values == torch.tensor([7, 10])).all())
+    # the features are bytes / 255, so the coefficients are +-255 / 128 (the
+    # priors shrink them by a few per cent)
+    coef = explanation.feature_scores[0]
+    torch.testing.assert_close(coef[[7, 10]], torch.tensor([1.0, -1.0]) * 255 / 128,
+                               atol=0.1, rtol=0)  # fmt: skip
+    assert float(coef[[i for i in range(16) if i not in (7, 10)]].abs().max()) < 0.05

@@ -40,7 +40,8 @@ class ExplainTask:
         generators: one seeded CPU generator per input.
         seed: the run's seed.
         n_samples: perturbed samples per input, the unperturbed input included.
-        fit_batch_size: inputs whose samples are queried and fitted together.
+        fit_batch_size: inputs whose samples are queried and fitted together, or
+            None to size the chunks by memory (:func:`fit_chunk_size`).
         progress: whether to show progress bars.
         common_options: the resolved options common to all methods, JSON-able.
     """
@@ -56,7 +57,7 @@ class ExplainTask:
     generators: list[torch.Generator]
     seed: int
     n_samples: int
-    fit_batch_size: int
+    fit_batch_size: int | None
     progress: bool
     common_options: dict[str, Any]
 
@@ -137,22 +138,50 @@ def check_enough_samples(task: ExplainTask) -> None:
         )
 
 
+FIT_ELEMENTS = 1 << 26
+"""Auto chunks keep (inputs x problems per input x n x p) under this many elements."""
+MAX_AUTO_CHUNK = 1024
+
+
+def fit_chunk_size(
+    task: ExplainTask, problems_per_input: int = 1, n_features: int | None = None
+) -> int:
+    """Inputs per chunk: ``task.fit_batch_size``, or as many as fit the budget.
+
+    Args:
+        task: the checked problem.
+        problems_per_input: regressions fitted per input (LEMNA: K).
+        n_features: p of the chunk (default: the largest feature count).
+
+    Returns:
+        The chunk size, at least 1.
+    """
+    if task.fit_batch_size is not None:
+        return task.fit_batch_size
+    p = int(task.n_features.max()) if n_features is None else n_features
+    per_input = max(1, problems_per_input * task.n_samples * p)
+    return max(1, min(MAX_AUTO_CHUNK, FIT_ELEMENTS // per_input))
+
+
 def fit_surrogates(
     task: ExplainTask,
     method: str,
     options: dict[str, Any],
     fitter: SurrogateFitter,
+    problems_per_input: int = 1,
 ) -> Explanation:
     """Sample, query and fit a surrogate for every input; build the Explanation.
 
     Inputs are processed in groups of equal feature count, in chunks of
-    ``task.fit_batch_size`` inputs.
+    :func:`fit_chunk_size` inputs.
 
     Args:
         task: the checked problem.
         method: the method's name, recorded in the explanation.
         options: the method's resolved options, recorded in the explanation.
         fitter: fits the surrogate of a chunk of inputs.
+        problems_per_input: regressions the fitter solves per input, for sizing
+            the chunks.
 
     Returns:
         The explanation, with ``fit_rmse`` the root mean squared difference between
@@ -163,7 +192,7 @@ def fit_surrogates(
     batch, width = task.batch_size, int(counts.max())
     device = task.inputs.device
     fits: list[tuple[Tensor, SurrogateFit, Tensor]] = []
-    chunks = _chunks(counts, task.fit_batch_size)
+    chunks = _chunks(counts, fit_chunk_size(task, problems_per_input))
     if task.progress:
         from tqdm.auto import tqdm
 

@@ -8,7 +8,13 @@ of the target probability (from the logits where ``output="logits"``, else from
 the probabilities clipped to ``[1e-7, 1 - 1e-7]``). The features are those of the
 batch's feature map (the columns of a table, the pixels or the segments of an
 image; a segment's value is the mean of its pixels); every input must have the same
-features. Token sequences are refused.
+features. For token sequences (the function-start RNN, targets ``(position,
+class)``) feature j of an input is the token at the j-th position of its window,
+so the windows of different inputs are aligned on their explained positions, and
+the token values are divided by the largest one in the batch, which puts bytes on
+[0, 1]. This is our extension: the DMM paper explains the PDF MLP and the image
+CNN, not the RNN; a linear model of byte values is a coarse description of a byte
+sequence, and it is offered so that every method can be judged on every model.
 
 The Explanation holds ``scores`` (the chosen component's coefficients spread over
 the input), ``coefficients`` (B, J, p), ``intercepts`` (B, J), ``mixing_weights``
@@ -80,13 +86,16 @@ def feature_matrix(task: ExplainTask) -> Tensor:
     """(B, p) the value of every feature of every input (mean over its elements).
 
     Raises:
-        InvalidInputError: a sequence task, or inputs with different features.
+        InvalidInputError: integer inputs that are not token sequences, or inputs
+            with different features.
     """
-    if task.sampler == "sequence" or not task.inputs.is_floating_point():
+    if task.sampler == "sequence":
+        return _window_tokens(task)
+    if not task.inputs.is_floating_point():
         raise InvalidInputError(
             "methods 'dmm' and 'dmm_men' fit a linear model of the feature values; "
-            f"they need floating-point tabular or image inputs, got sampler "
-            f"{task.sampler!r} with {task.inputs.dtype} inputs."
+            f"they need floating-point tabular or image inputs or token sequences, "
+            f"got sampler {task.sampler!r} with {task.inputs.dtype} inputs."
         )
     flat_map = task.feature_map.reshape(task.batch_size, -1)
     if not bool((flat_map == flat_map[:1]).all()):
@@ -107,9 +116,25 @@ def feature_matrix(task: ExplainTask) -> Tensor:
     return (sums / counts.clamp_min(1.0)).to(torch.float32)
 
 
+def _window_tokens(task: ExplainTask) -> Tensor:
+    """(B, w) the tokens of each input's window, in window order, scaled to [0, 1]."""
+    flat_map = task.feature_map.reshape(task.batch_size, -1)
+    n_features = int(flat_map.max()) + 1
+    values = torch.zeros(
+        task.batch_size, n_features, dtype=torch.float64, device=flat_map.device
+    )
+    rows, cols = torch.nonzero(flat_map >= 0, as_tuple=True)
+    tokens = task.inputs.reshape(task.batch_size, -1)[rows, cols].double()
+    values[rows, flat_map[rows, cols]] = tokens
+    top = values.abs().max().clamp_min(1.0)
+    return (values / top).to(torch.float32)
+
+
 @torch.no_grad()
 def target_logit(task: ExplainTask) -> Tensor:
     """(B,) the logit of each input's target probability."""
+    if task.target.dim() != 1:  # (position, class): from the checked probability
+        return logit_of_probability(task.target_probability).float()
     if task.common_options.get("output") == "logits":
         batch = task.model.batch_size
         parts = [
@@ -123,11 +148,6 @@ def target_logit(task: ExplainTask) -> Tensor:
 
 def _explain(task: ExplainTask, options: dict[str, Any], method: str) -> Explanation:
     opts = _validate(options)
-    if task.target.dim() != 1:
-        raise InvalidInputError(
-            f"method {method!r} explains classifiers with (N, C) outputs; got targets "
-            f"of shape {tuple(task.target.shape)}."
-        )
     X = feature_matrix(task)
     y = target_logit(task).to(X.device)
     estimator_options = {
