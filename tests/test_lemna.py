@@ -325,3 +325,12 @@ def test_lemna_fits_the_pdf_mlp_better_than_lime() -> None:
     lemna = torchxai.explain(model, x, em_iter=5, **options)
     lime = torchxai.explain(model, x, "lime", **options)
     assert bool((lemna.fit_rmse < lime.fit_rmse).all())
+
+
+def test_capped_m_steps_refuse_bad_settings() -> None:
+    X, y = torch.zeros(1, 10, 3), torch.zeros(1, 10)
+    init = torch.full((1, 10, 2), 0.5)
+    with pytest.raises(InvalidInputError, match="inner_max_iter"):
+        fit_mixture(X, y, init, 0.0, 0.0, inner_max_iter=0)
+    with pytest.raises(InvalidInputError, match="polish_sample"):
+        fit_mixture(X, y, init, 0.0, 0.0, inner_max_iter=2, polish_sample=10)

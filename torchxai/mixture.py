@@ -21,6 +21,9 @@ fitted by expectation-maximization with soft responsibilities
   \sigma_k^2)`, and the mean log-likelihood
   :math:`\frac1n \sum_i \log \sum_k \pi_k \mathcal N(\cdot)`.
 
+With ``inner_max_iter`` the M-steps inside the loop are capped (generalized EM) and
+the component covering one chosen sample is solved exactly once the loop ends.
+
 EM stops after ``max_iter`` iterations, or for each problem as soon as its mean
 log-likelihood changes by at most ``tol`` between two iterations; a stopped problem
 is no longer updated, so a problem's result does not depend on the other problems of
@@ -227,6 +230,11 @@ def fit_mixture(
             raise InvalidInputError(
                 f"inner_max_iter must be at least 1 or None; got {inner_max_iter!r}"
             )
+        if not 0 <= polish_sample < n_samples:
+            raise InvalidInputError(
+                f"polish_sample must index one of the {n_samples} samples; got "
+                f"{polish_sample!r}"
+            )
         cap = int(options.get("max_iter", inner_max_iter))
         loop_options["max_iter"] = min(cap, inner_max_iter)
 
@@ -305,12 +313,7 @@ def _polish(
     Returns:
         (B,) bool, whether each problem's solve reached the solver's tolerance.
     """
-    batch = X.shape[0]
-    if not 0 <= sample < X.shape[1]:
-        raise InvalidInputError(
-            f"polish_sample must index one of the {X.shape[1]} samples; got {sample}"
-        )
-    rows = torch.arange(batch, device=X.device)
+    rows = torch.arange(X.shape[0], device=X.device)
     component = state.resp[:, sample].argmax(dim=-1)
     resp = state.resp[rows, :, component][:, :, None]
     init = state.coef[rows, component][:, None]
