@@ -530,3 +530,24 @@ def test_captum_integrated_gradients_is_complete() -> None:
     torch.testing.assert_close(exp.scores.sum(dim=1), gap, atol=1e-3, rtol=1e-3)
     with pytest.raises(InvalidInputError, match="unknown option n_sample"):
         explain(model, x, "ig-test", n_sample=3)
+
+
+def test_auto_fit_chunks_follow_the_memory_budget() -> None:
+    from types import SimpleNamespace
+
+    from torchxai.methods._task import FIT_ELEMENTS, MAX_AUTO_CHUNK, fit_chunk_size
+
+    def task(fit_batch_size: int | None, n_samples: int, p: int) -> Any:
+        return SimpleNamespace(
+            fit_batch_size=fit_batch_size,
+            n_samples=n_samples,
+            n_features=torch.tensor([p - 3, p]),
+        )
+
+    # LEMNA, K = 6, on the PDF MLP: 500 samples of 135 features per problem
+    assert fit_chunk_size(task(None, 500, 135), 6) == FIT_ELEMENTS // (6 * 500 * 135)
+    assert fit_chunk_size(task(None, 500, 135), 6) == 165
+    assert fit_chunk_size(task(None, 500, 135)) == 994  # LIME: one problem each
+    assert fit_chunk_size(task(None, 10, 2)) == MAX_AUTO_CHUNK
+    assert fit_chunk_size(task(None, 100_000, 30_000), 6) == 1
+    assert fit_chunk_size(task(7, 500, 135), 6) == 7  # the user's choice wins
