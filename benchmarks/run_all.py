@@ -76,8 +76,15 @@ BENCHMARKS: dict[str, Benchmark] = {
         + ("--gibbs-iterations", "20", "--held-out", "100"),
         full=("--gibbs-iterations", "2000"),
     ),
+    "batch_invariance": Benchmark(
+        "bench_batch_invariance.py",
+        ("--n-inputs", "2", "--n-samples", "150", "--methods", "lime"),
+        full=("--n-inputs", "64"),
+    ),
 }
 """Name -> benchmark, in the order they run."""
+
+_NAME_WIDTH = max(len("benchmark"), *map(len, BENCHMARKS)) + 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -229,13 +236,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     """One line per benchmark: status, seconds, JSON file or error."""
     env = summary["environment"]
     lines = [f"device {env['device']}, torch {env['torch']}", ""]
-    lines.append(f"{'benchmark':<10}{'status':<14}{'seconds':>9}  output")
+    width = _NAME_WIDTH
+    lines.append(f"{'benchmark':<{width}}{'status':<14}{'seconds':>9}  output")
     for name, entry in summary["benchmarks"].items():
         seconds = entry.get("seconds")
         shown = f"{seconds:>9.1f}" if isinstance(seconds, float) else f"{'-':>9}"
         where = entry.get("json") or entry.get("error", "")
         status = entry["status"] + (" (earlier)" if "skipped" in entry else "")
-        lines.append(f"{name:<10}{status:<14}{shown}  {where}")
+        lines.append(f"{name:<{width}}{status:<14}{shown}  {where}")
     return "\n".join(lines)
 
 
@@ -245,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for name, spec in BENCHMARKS.items():
             present = "" if (args.bench_dir / spec.script).is_file() else " (missing)"
-            print(f"{name:<10}{spec.script}{present}")
+            print(f"{name:<{_NAME_WIDTH}}{spec.script}{present}")
         return 0
     args.out_dir.mkdir(parents=True, exist_ok=True)
     summary_path = args.out_dir / "summary.json"
