@@ -551,3 +551,85 @@ def test_auto_fit_chunks_follow_the_memory_budget() -> None:
     assert fit_chunk_size(task(None, 10, 2)) == MAX_AUTO_CHUNK
     assert fit_chunk_size(task(None, 100_000, 30_000), 6) == 1
     assert fit_chunk_size(task(7, 500, 135), 6) == 7  # the user's choice wins
+
+
+# ------------------------------------------------- features at the baseline
+
+
+class CountingModel(nn.Module):
+    """Wraps a model and keeps every input it is called with."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.seen: list[Tensor] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.seen.append(x.detach().clone())
+        return self.inner(x)
+
+
+def test_features_at_the_baseline_score_zero_and_keep_their_columns() -> None:
+    model = SparseLogistic(8, {0: 2.0, 2: 1.5, 5: -1.0, 6: 1.0}, bias=-0.5).eval()
+    x = torch.tensor([[1.0, 0, 1, 1, 0, 1, 0, 1], [0.0, 1, 1, 0, 1, 1, 1, 0]])
+    options = {"n_components": 1, "n_samples": 200, "seed": 1}
+    skipped = explain(model, x, "lemna", **options)
+    assert bool((skipped.scores[x == 0] == 0).all())
+    assert bool((skipped.scores[x != 0] != 0).any())
+    # the surrogate stays on the table's columns: column j is feature j
+    assert skipped.coefficients is not None
+    assert skipped.coefficients.shape == (2, 1, 8)
+    assert bool((skipped.coefficients[:, 0][x == 0] == 0).all())
+    torch.testing.assert_close(skipped.feature_scores, skipped.scores)
+    # without the option the zeros are perturbed too, and get noise coefficients
+    everything = explain(model, x, "lemna", skip_baseline_features=False, **options)
+    assert bool((everything.scores[x == 0] != 0).any())
+    # random and LIME follow the same rule
+    for method in ("random", "lime"):
+        exp = explain(model, x, method, n_samples=200)
+        assert bool((exp.scores[x == 0] == 0).all()), method
+
+
+def test_an_input_entirely_at_the_baseline_is_not_queried() -> None:
+    model = CountingModel(SparseLogistic(6, {1: 3.0, 4: -2.0}, bias=0.5).eval())
+    x = torch.tensor([[1.0, 1, 0, 1, 1, 0], [0.0, 0, 0, 0, 0, 0]])
+    for method, options in (("lemna", FAST), ("lime", {"n_samples": 100})):
+        model.seen.clear()
+        exp = explain(model, x, method, target=1, **options)
+        copies = torch.cat(model.seen)
+        assert copies.shape[0] == 2 + options["n_samples"]  # x itself, then row 0
+        assert bool((exp.scores[1] == 0).all()) and float(exp.fit_rmse[1]) == 0.0
+        assert exp.intercepts is not None and exp.mixing_weights is not None
+        with torch.no_grad():
+            own = model.inner(x[1:])[0, 1]
+        torch.testing.assert_close(exp.intercepts[1, 0], own.to(exp.intercepts.dtype))
+        assert float(exp.mixing_weights[1, 0]) == 1.0
+        assert bool((exp.scores[0] != 0).any())
+    # a batch of nothing but baseline inputs
+    alone = explain(model, x[1:], "lime", target=1, n_samples=100)
+    assert bool((alone.scores == 0).all()) and alone.coefficients is not None
+    assert alone.coefficients.shape == (1, 1, 6)
+
+
+def test_skip_baseline_features_must_be_a_flag() -> None:
+    model, x = _tabular()
+    with pytest.raises(InvalidInputError, match="skip_baseline_features"):
+        explain(model, x, "lime", skip_baseline_features="yes")
+
+
+def test_captum_perturbation_methods_skip_baseline_features() -> None:
+    from captum.attr import KernelShap
+
+    from torchxai.methods.captum_adapter import register_captum
+
+    register_captum("shap-test", KernelShap, overwrite=True, n_samples=200)
+    model, x = _tabular()
+    x[0, 4] = 0.0  # column 4 moves the model, but sits at the baseline here
+    x[0, 2] = 1.0
+    skipped = explain(model, x, "shap-test", target=1)
+    assert bool((skipped.scores[x == 0] == 0).all())
+    assert bool((skipped.scores[x != 0] != 0).any())
+    torch.manual_seed(0)
+    everything = explain(model, x, "shap-test", target=1, skip_baseline_features=False)
+    # KernelShap's linear fit gives the do-nothing columns noise of its own
+    assert bool((everything.scores[x == 0] != 0).any())

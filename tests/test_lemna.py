@@ -309,3 +309,39 @@ def test_capped_m_steps_refuse_bad_settings() -> None:
         fit_mixture(X, y, init, 0.0, 0.0, inner_max_iter=0)
     with pytest.raises(InvalidInputError, match="polish_sample"):
         fit_mixture(X, y, init, 0.0, 0.0, inner_max_iter=2, polish_sample=10)
+
+
+def test_baseline_features_are_no_columns_of_the_surrogate() -> None:
+    """K = 1 on an input with zeros: rebuild the masks and check the surrogate.
+
+    The zero columns are never switched off (1 in every mask) and score 0; the
+    reported intercept and coefficients, scattered back to the table's columns,
+    must reproduce ``fit_rmse`` on the rebuilt samples.
+    """
+    from torchxai.samplers import input_generators, perturb, sample_masks
+
+    model = SparseLogistic(10, {0: 2.0, 3: -1.5, 4: 1.0, 8: 2.5}, bias=-1.0).eval()
+    x = torch.tensor([[1.0, 0, 1, 1, 0, 1, 1, 0, 1, 0]])
+    exp = torchxai.explain(
+        model,
+        x,
+        n_components=1,
+        n_samples=200,
+        seed=2,
+        lam2=0.05,
+        solver_tol=1e-8,
+        output="logits",
+    )
+    assert exp.coefficients is not None and exp.intercepts is not None
+    coef, intercept = exp.coefficients[0, 0].double(), exp.intercepts[0, 0].double()
+    assert bool((coef[x[0] == 0] == 0).all()) and bool((coef[x[0] != 0] != 0).any())
+    generator = input_generators(2, x, exp.target)[0]
+    masks = torch.ones(200, 10, dtype=torch.bool)  # the zeros are never switched off
+    masks[:, x[0] != 0] = sample_masks(200, int((x[0] != 0).sum()), generator)
+    copies = perturb(x.expand(200, 10), torch.arange(10).expand(200, 10), masks,
+                     torch.tensor(0.0))  # fmt: skip
+    with torch.no_grad():
+        y = model(copies).softmax(-1)[:, int(exp.target[0])].double()
+    prediction = intercept + masks.double() @ coef
+    rmse = float(((prediction - y) ** 2).mean().sqrt())
+    assert rmse == pytest.approx(float(exp.fit_rmse[0]), rel=1e-5, abs=1e-7)

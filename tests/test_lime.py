@@ -42,6 +42,16 @@ def test_kernel_matches_sklearn_cosine_distance() -> None:
     )
 
 
+def test_kernel_ignores_features_held_in_every_mask() -> None:
+    moving = sample_masks(300, 6, torch.Generator().manual_seed(1)).double()
+    held = torch.ones(300, 9, dtype=torch.float64)
+    held[:, [0, 2, 3, 5, 7, 8]] = moving  # columns 1, 4 and 6 never switch off
+    reference = cosine_distances(moving.numpy(), np.ones((1, 6)))[:, 0]
+    np.testing.assert_allclose(cosine_distance(held).numpy(), reference, atol=1e-12)
+    # nothing ever switched off: every sample is the input itself
+    assert bool((cosine_distance(torch.ones(4, 3, 5)) == 0).all())
+
+
 def _opts(**changes: object) -> dict[str, object]:
     return {**DEFAULTS, "solver_tol": 1e-10, "solver_max_iter": 100_000, **changes}
 
@@ -84,7 +94,13 @@ def test_relative_penalty_uses_the_weighted_lambda_max() -> None:
     np.testing.assert_allclose(at_max.prediction[0].numpy(), mean_y, atol=1e-6)
 
 
-def test_explain_lime_equals_an_independent_rebuild() -> None:
+@pytest.mark.parametrize("skip", [True, False])
+def test_explain_lime_equals_an_independent_rebuild(skip: bool) -> None:
+    """Masks, copies, kernel and lasso rebuilt by hand, with scikit-learn's lasso.
+
+    With ``skip_baseline_features`` the columns already at the baseline 0 are not
+    features: the masks switch off only the others, and the zeros score 0.
+    """
     model = Bumpy().eval()
     x = torch.tensor([[1.0, 1, 0, 1, 1, 1, 0], [1.0, 0, 1, 1, 0, 1, 1]])
     exp = explain(
@@ -97,25 +113,29 @@ def test_explain_lime_equals_an_independent_rebuild() -> None:
         lam1=0.001,
         penalty_scale="absolute",
         solver_tol=1e-6,
+        skip_baseline_features=skip,
     )
     assert exp.target.tolist() == [1, 1]
     generators = input_generators(5, x, exp.target)
     for row in range(2):
-        masks = sample_masks(250, 7, generators[row])
+        columns = torch.nonzero(x[row] != 0).flatten() if skip else torch.arange(7)
+        p = columns.numel()
+        feature_of = torch.full((7,), -1, dtype=torch.int64)
+        feature_of[columns] = torch.arange(p)
+        masks = sample_masks(250, p, generators[row])
         copies = perturb(
-            x[row].expand(250, 7),
-            torch.arange(7).expand(250, 7),
-            masks,
-            torch.tensor(0.0),
+            x[row].expand(250, 7), feature_of.expand(250, 7), masks, torch.tensor(0.0)
         )
         with torch.no_grad():
             y = model(copies).softmax(-1)[:, 1].double().numpy()
         Xn = masks.double().numpy()
         weights = np.sqrt(
-            np.exp(-(cosine_distances(Xn, np.ones((1, 7)))[:, 0] ** 2) / 0.0625)
+            np.exp(-(cosine_distances(Xn, np.ones((1, p)))[:, 0] ** 2) / 0.0625)
         )
         reference = _sklearn_lasso(Xn, y, weights, 0.001)
-        np.testing.assert_allclose(exp.scores[row].numpy(), reference.coef_, atol=1e-4)
+        expected = np.zeros(7)
+        expected[columns.numpy()] = reference.coef_
+        np.testing.assert_allclose(exp.scores[row].numpy(), expected, atol=1e-4)
         rmse = np.sqrt(((reference.predict(Xn) - y) ** 2).mean())
         np.testing.assert_allclose(float(exp.fit_rmse[row]), rmse, rtol=1e-3, atol=1e-6)
 

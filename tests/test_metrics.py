@@ -345,7 +345,15 @@ def test_stability_of_random_method_is_k_over_p() -> None:
     sample = model.sample(60, seed=0)
     explainer = metrics.make_explainer(model, "random", output="logits")
     got = metrics.stability(explainer, sample.inputs, k=5, seeds=(0, 1, 2))
-    # each pair: hypergeometric overlap with mean k/p and sd <= 0.2 / sqrt(60*3)
+    # each pair: hypergeometric overlap with mean k/p and sd <= 0.2 / sqrt(60*3),
+    # p the input's features away from the baseline 0 (the others score 0)
+    p = (sample.inputs != 0).sum(dim=1).double()
+    assert bool((p >= 5).all())
+    assert float(got.mean()) == pytest.approx(float((5 / p).mean()), abs=0.06)
+    everything = metrics.make_explainer(
+        model, "random", output="logits", skip_baseline_features=False
+    )
+    got = metrics.stability(everything, sample.inputs, k=5, seeds=(0, 1, 2))
     assert float(got.mean()) == pytest.approx(5 / 25, abs=0.06)
 
 

@@ -8,6 +8,7 @@ import torch
 
 from torchxai.errors import InvalidInputError
 from torchxai.samplers import (
+    drop_baseline_features,
     feature_counts,
     image_feature_map,
     infer_sampler,
@@ -156,3 +157,45 @@ def test_generators_depend_on_seed_input_and_target_not_on_batch_position() -> N
     assert swapped == full[::-1]
     assert draws(input_generators(1, x, target)) != full
     assert draws(input_generators(0, x, 1 - target)) != full
+
+
+def _drop_by_loop(feature_map, inputs, baseline):  # type: ignore[no-untyped-def]
+    """Reference: per input, keep a feature if any element differs; renumber."""
+    base = torch.broadcast_to(baseline, inputs.shape)
+    out = torch.full_like(feature_map, -1)
+    for b in range(inputs.shape[0]):
+        fmap, x, z = feature_map[b].flatten(), inputs[b].flatten(), base[b].flatten()
+        moving = sorted(
+            {int(f) for f, v, w in zip(fmap, x, z, strict=True) if f >= 0 and v != w}
+        )
+        renumber = {f: j for j, f in enumerate(moving)}
+        flat = out[b].view(-1)
+        for i, f in enumerate(fmap.tolist()):
+            if f in renumber:
+                flat[i] = renumber[f]
+    return out
+
+
+def test_drop_baseline_features_matches_a_loop_on_every_sampler() -> None:
+    g = torch.Generator().manual_seed(0)
+    table = (torch.rand(5, 9, generator=g) > 0.5).float()
+    table[3] = 0.0  # all at the baseline: no feature left
+    image = (torch.rand(3, 2, 4, 4, generator=g) > 0.7).float()  # channels together
+    segments = torch.arange(16).reshape(4, 4) // 5
+    tokens = torch.randint(0, 3, (4, 30), generator=g)
+    cases = [
+        (tabular_feature_map(table), table, torch.tensor(0.0)),
+        (tabular_feature_map(table), table, torch.tensor([1.0] * 9)),
+        (image_feature_map(image, None), image, torch.tensor(0.0)),
+        (image_feature_map(image[:, 0], segments), image[:, 0], torch.tensor(0.0)),
+        (sequence_feature_map(tokens, torch.tensor([0, 5, 15, 29]), 8), tokens,
+         torch.tensor(0)),
+    ]  # fmt: skip
+    for feature_map, inputs, baseline in cases:
+        got = drop_baseline_features(feature_map, inputs, baseline)
+        assert torch.equal(got, _drop_by_loop(feature_map, inputs, baseline))
+    # a pixel goes only when both of its channels sit at the baseline
+    one = torch.zeros(1, 2, 1, 2)
+    one[0, 1, 0, 0] = 1.0
+    kept = drop_baseline_features(image_feature_map(one, None), one, torch.tensor(0.0))
+    assert kept[0, :, 0].tolist() == [[0, -1], [0, -1]]

@@ -14,7 +14,7 @@ from torchxai.errors import InvalidInputError
 from torchxai.explanation import Explanation
 from torchxai.methods import _options as check
 from torchxai.methods import get_method
-from torchxai.methods._task import ExplainTask, jsonable
+from torchxai.methods._task import ExplainTask, check_features, jsonable
 from torchxai.queries import (
     OUTPUTS,
     TargetModel,
@@ -43,6 +43,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "fit_batch_size": None,
     "progress": False,
     "batch_invariant": False,
+    "skip_baseline_features": True,
 }
 """Options every method accepts, with their defaults."""
 
@@ -103,6 +104,17 @@ def explain(
               LEMNA, 3.1e-5 for LIME, top-5 sets unchanged;
               ``benchmarks/bench_batch_invariance.py``), and the same call
               repeated still gives the same bits.
+            * ``skip_baseline_features`` (True): the perturbation methods (LEMNA,
+              LIME, random, captum methods that take a feature mask) do not
+              switch off the features that already equal the baseline (a zero
+              column of the PDF MLP, a zero byte, a black pixel): that changes
+              nothing, so the model's answers carry no information about them.
+              They score exactly 0: their columns stay 1 in every mask, so the
+              surrogate gives them no noise coefficients (what the penalty puts
+              on such a constant column goes into the intercept). The seed code
+              and the papers perturb them too; ``False`` does the same. The
+              README gives the measured difference.
+              The global methods (DMM) ignore it.
 
             and the method's own options (see :mod:`torchxai.methods.lemna`,
             :mod:`torchxai.methods.lime`).
@@ -179,6 +191,9 @@ def _check_common(options: dict[str, Any]) -> dict[str, Any]:
         else check.integer("fit_batch_size", options["fit_batch_size"], 1),
         "progress": check.flag("progress", options["progress"]),
         "batch_invariant": check.flag("batch_invariant", options["batch_invariant"]),
+        "skip_baseline_features": check.flag(
+            "skip_baseline_features", options["skip_baseline_features"]
+        ),
     }
 
 
@@ -245,7 +260,7 @@ def _build_task(
         feature_map = image_feature_map(inputs, common["segments"])
     else:
         feature_map = tabular_feature_map(inputs)
-    return ExplainTask(
+    task = ExplainTask(
         model=model,
         raw_model=raw_model,
         inputs=inputs,
@@ -261,6 +276,8 @@ def _build_task(
         progress=common["progress"],
         common_options={**jsonable(common), "sampler": sampler},
     )
+    check_features(task)
+    return task
 
 
 def _baseline(value: Any, inputs: Tensor) -> Tensor:

@@ -179,6 +179,42 @@ def feature_counts(feature_map: Tensor) -> Tensor:
     return (flat.max(dim=1).values + 1).clamp(min=0)
 
 
+def drop_baseline_features(
+    feature_map: Tensor, inputs: Tensor, baseline: Tensor
+) -> Tensor:
+    """The feature map without the features that already sit at the baseline.
+
+    Switching off a feature whose elements all equal the baseline leaves the input
+    unchanged, so no perturbation can say anything about it: it is dropped (-1), as
+    the dummy axiom of attribution asks for a feature that changes nothing. The
+    other features keep their order and are numbered 0..p'-1 again.
+
+    Args:
+        feature_map: (B, *input_shape) int64 feature of each element, -1 if none.
+        inputs: (B, *input_shape) the explained inputs.
+        baseline: broadcastable to ``inputs``: the value of a switched-off element.
+
+    Returns:
+        (B, *input_shape) int64, the map of the features with an element away from
+        the baseline.
+    """
+    batch = inputs.shape[0]
+    flat_map = feature_map.reshape(batch, -1)
+    if flat_map.numel() == 0:
+        return feature_map.clone()
+    width = max(int(flat_map.max()) + 1, 1)
+    base = torch.broadcast_to(baseline.to(inputs.device), inputs.shape)
+    away = (inputs != base).reshape(batch, -1) & (flat_map >= 0)
+    index = flat_map.clamp(min=0)
+    moves = torch.zeros(batch, width, dtype=torch.int64, device=inputs.device)
+    moves.scatter_add_(1, index, away.to(torch.int64))
+    kept = moves > 0
+    renumbered = kept.cumsum(dim=1) - 1
+    keep_element = (flat_map >= 0) & kept.gather(1, index)
+    out = torch.where(keep_element, renumbered.gather(1, index), -1)
+    return out.reshape(feature_map.shape)
+
+
 def sample_masks(n_samples: int, n_features: int, generator: torch.Generator) -> Tensor:
     """Random binary keep-masks, the first one all ones.
 

@@ -14,8 +14,9 @@ returns the input's class probabilities (after the softmax with
 ``output="logits"``; for a sequence labeller, those at the target position) and the
 target class. Where the captum method accepts them, it is given
 ``baselines`` (the ``baseline`` option) and ``feature_mask`` (the sampler's features;
-the elements outside them, such as positions outside a sequence window, form one
-extra group whose attribution is dropped). Options given to ``explain`` beyond the
+the elements outside them, such as positions outside a sequence window or, with
+``skip_baseline_features``, features already at the baseline, form one extra group
+whose attribution is dropped). Options given to ``explain`` beyond the
 common ones are passed to ``attribute`` (for instance ``n_steps`` for integrated
 gradients); the defaults given at registration are the accepted option names.
 
@@ -90,6 +91,9 @@ def explain_with_captum(
     """
     attribute = getattr(attribution_class, "attribute")  # noqa: B009
     accepted = set(inspect.signature(attribute).parameters)
+    # a perturbation method switches off the features it can move
+    perturbs = "feature_mask" in accepted
+    groups = task.perturbable().feature_map if perturbs else task.feature_map
     attributions = []
     for row in range(task.batch_size):
         forward = _forward_for(task, row)
@@ -100,7 +104,7 @@ def explain_with_captum(
                 row : row + 1
             ]
         if "feature_mask" in accepted:
-            kwargs["feature_mask"] = _captum_mask(task.feature_map[row : row + 1])
+            kwargs["feature_mask"] = _captum_mask(groups[row : row + 1])
         target = int(
             task.target[row] if task.target.dim() == 1 else task.target[row, 1]
         )
@@ -115,7 +119,7 @@ def explain_with_captum(
             ) from exc
         attributions.append(result.detach().to(torch.float32))
     scores = torch.cat(attributions)
-    scores = torch.where(task.feature_map >= 0, scores, torch.zeros_like(scores))
+    scores = torch.where(groups >= 0, scores, torch.zeros_like(scores))
     return Explanation(
         scores=scores,
         method=name,

@@ -100,16 +100,23 @@ def explain_lime(task: ExplainTask, options: dict[str, Any]) -> Explanation:
 def cosine_distance(masks: Tensor) -> Tensor:
     """Cosine distance between each mask and the all-ones mask.
 
+    Only the features that some mask switches off take part: a feature that is 1
+    in every mask (one held at the baseline by ``skip_baseline_features``) is no
+    part of the perturbation, so it brings no sample closer to the input.
+
     Args:
         masks: (..., n, p) 0/1 floats.
 
     Returns:
-        (..., n) distances in [0, 1]; 1 for an all-zero mask.
+        (..., n) distances in [0, 1]; 1 for a mask that switches off every such
+        feature, 0 for every mask when no feature is ever switched off.
     """
-    kept = masks.sum(dim=-1)
-    norm = kept.sqrt() * masks.shape[-1] ** 0.5
+    moving = (masks < 1).any(dim=-2, keepdim=True).to(masks.dtype)
+    kept = (masks * moving).sum(dim=-1)
+    norm = kept.sqrt() * moving.sum(dim=-1).sqrt()
     similarity = torch.where(kept > 0, kept / norm.clamp_min(1e-30), 0.0)
-    return 1 - similarity
+    nothing_moves = moving.sum(dim=-1) == 0
+    return torch.where(nothing_moves, 0.0, 1 - similarity)
 
 
 def kernel_weights(masks: Tensor, kernel_width: float) -> Tensor:

@@ -1,5 +1,8 @@
 """The random baseline: every feature gets a score drawn uniformly from [0, 1).
 
+With ``skip_baseline_features`` (the default), features already at the baseline
+score 0, as in every perturbation method.
+
 Scores come from each input's seeded generator
 (:func:`torchxai.samplers.input_generators`), so a run repeats exactly. The model is
 queried only once, on the inputs themselves (by :func:`torchxai.explain`, to resolve
@@ -34,7 +37,8 @@ def explain_random(task: ExplainTask, options: dict[str, Any]) -> Explanation:
     feature_scores = torch.zeros(task.batch_size, width, dtype=torch.float32)
     for row, (count, generator) in enumerate(zip(counts, task.generators, strict=True)):
         feature_scores[row, : int(count)] = torch.rand(int(count), generator=generator)
-    feature_scores = feature_scores.to(task.inputs.device)
+    # features already at the baseline (skip_baseline_features) score 0
+    feature_scores = feature_scores.to(task.inputs.device) * task.switchable()
     nan = torch.full((task.batch_size,), float("nan"), device=task.inputs.device)
     return Explanation(
         scores=task.scores_from_features(feature_scores),
