@@ -141,7 +141,8 @@ def test_explanation_fields() -> None:
         exp.target_probability, model(x)[torch.arange(3), exp.target]
     )
     assert exp.options["n_components"] == 2 and exp.options["sampler"] == "tabular"
-    assert exp.options["n_samples"] == 100 and exp.options["lam2"] == 0.01
+    # lam2="auto": no fusion of table columns
+    assert exp.options["n_samples"] == 100 and exp.options["lam2"] == 0.0
     assert bool(torch.isfinite(exp.fit_rmse).all())
 
 
@@ -604,7 +605,10 @@ def test_an_input_entirely_at_the_baseline_is_not_queried() -> None:
             own = model.inner(x[1:])[0, 1]
         torch.testing.assert_close(exp.intercepts[1, 0], own.to(exp.intercepts.dtype))
         assert float(exp.mixing_weights[1, 0]) == 1.0
-        assert bool((exp.scores[0] != 0).any())
+        assert exp.coefficients is not None
+        # row 0 was fitted: some component uses features 1 and 4, the model's
+        assert bool((exp.coefficients[0][:, [1, 4]] != 0).any())
+        assert bool((exp.coefficients[1] == 0).all())
     # a batch of nothing but baseline inputs
     alone = explain(model, x[1:], "lime", target=1, n_samples=100)
     assert bool((alone.scores == 0).all()) and alone.coefficients is not None
@@ -633,3 +637,25 @@ def test_captum_perturbation_methods_skip_baseline_features() -> None:
     everything = explain(model, x, "shap-test", target=1, skip_baseline_features=False)
     # KernelShap's linear fit gives the do-nothing columns noise of its own
     assert bool((everything.scores[x == 0] != 0).any())
+
+
+# ------------------------------------------------------ LEMNA's fused term
+
+
+def test_lemna_fuses_sequences_but_not_table_columns_by_default() -> None:
+    model, x = _tabular()
+    auto = explain(model, x, "lemna", seed=4, **FAST)
+    plain = explain(model, x, "lemna", seed=4, lam2=0.0, **FAST)
+    assert auto.options["lam2"] == 0.0
+    assert torch.equal(auto.scores, plain.scores)
+    fused = explain(model, x, "lemna", seed=4, lam2=0.5, **FAST)
+    assert not torch.equal(auto.scores, fused.scores)
+
+    tokens = torch.randint(1, 5, (2, 30), generator=torch.Generator().manual_seed(0))
+    options = {"target": (12, 1), "output": "logits", "window": 10, "seed": 4, **FAST}
+    auto = explain(ToyLabeller(), tokens, "lemna", **options)
+    assert auto.options["lam2"] == 0.01
+    same = explain(ToyLabeller(), tokens, "lemna", lam2=0.01, **options)
+    assert torch.equal(auto.scores, same.scores)
+    with pytest.raises(InvalidInputError, match="lam2 must be 'auto'"):
+        explain(model, x, "lemna", lam2="fused")
