@@ -62,9 +62,10 @@ Where this deviates from the paper and the seed code:
   the penalized (Lagrangian) form with a penalty per component, relative to
   ``lambda_max`` by default, because one bound S cannot suit all inputs whose
   probability changes have different scales. The defaults (``lam2`` = 1% of
-  ``lambda_max``, ``lam1`` = 0.1%) keep the surrogates close to least squares while
-  joining equal neighbours (TV denoising of the coefficient sequence) and breaking
-  ties in the under-determined components; the seed code's single fused lasso at
+  ``lambda_max`` on sequences and images, ``lam1`` = 0.1%) keep the surrogates
+  close to least squares while joining equal neighbours (TV denoising of the
+  coefficient sequence) and breaking ties in the under-determined components; the
+  seed code's single fused lasso at
   ``lambda = sqrt(n log p)`` on genlasso's unnormalized scale corresponds to
   ``penalty_scale="absolute", lam1=0, lam2=sqrt(log(p) / n)`` here with K = 1.
 * The seed code fits without an intercept; here every component has an unpenalized
