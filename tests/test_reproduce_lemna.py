@@ -110,3 +110,40 @@ def test_small_rnn_subset_meets_the_papers_claims(
     assert lemna["augmentation"]["pcr"] > lemna["augmentation"]["pcr_random"]
     assert methods["lemna"]["rmse"]["mean"] <= 0.0264
     assert methods["lemna"]["rmse"]["mean"] < methods["lime"]["rmse"]["mean"]
+
+
+def test_small_mlp_subset_flips_decisions_without_the_fused_term(
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """40 malicious PDFs, default LEMNA (K = 6, no fusion of table columns).
+
+    LEMNA's top 5 features must flip most decisions when removed (the paper's own
+    MLP figure is for augmentation, 75%, which we do not reach: README), beat
+    random and LIME on deduction and fit more closely than LIME. With the fused
+    term between columns (``lam2=0.01``) the deduction test fails, which is why
+    ``lam2="auto"`` leaves it out on tables.
+    """
+
+    def run(name: str, options: str) -> dict:
+        out = tmp_path / name
+        load_script().main(
+            [
+                "--parts", "mlp", "--mlp-inputs", "40", "--data-dir", str(data_root),
+                "--out", str(out), "--method-options", options,
+            ]
+        )  # fmt: skip
+        capsys.readouterr()
+        return json.loads(out.read_text())["mlp"]["methods"]
+
+    def deduction(entry: dict) -> dict:
+        return next(r for r in entry["fidelity"] if r["test"] == "deduction")
+
+    methods = run("default.json", "{}")
+    lemna, lime = methods["lemna"], methods["lime"]
+    assert deduction(lemna)["pcr"] <= 0.25 < deduction(lemna)["pcr_random"]
+    assert deduction(lemna)["pcr"] < deduction(lime)["pcr"]
+    augmentation = next(r for r in lemna["fidelity"] if r["test"] == "augmentation")
+    assert augmentation["pcr"] >= augmentation["pcr_random"] + 0.25
+    assert lemna["rmse"]["mean"] < lime["rmse"]["mean"] / 10
+    fused = run("fused.json", '{"lemna": {"lam2": 0.01}}')["lemna"]
+    assert deduction(fused)["pcr"] >= 0.5
