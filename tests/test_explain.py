@@ -659,3 +659,16 @@ def test_lemna_fuses_sequences_but_not_table_columns_by_default() -> None:
     assert torch.equal(auto.scores, same.scores)
     with pytest.raises(InvalidInputError, match="lam2 must be 'auto'"):
         explain(model, x, "lemna", lam2="fused")
+
+
+def test_padded_chunks_and_their_columns() -> None:
+    from torchxai.methods._task import _chunks, _fit_columns
+
+    counts = torch.tensor([3, 0, 5, 3, 4])
+    assert [c.tolist() for c in _chunks(counts, 10, pad=True)] == [[0, 3, 4, 2]]
+    assert [c.tolist() for c in _chunks(counts, 2, pad=True)] == [[0, 3], [4, 2]]
+    assert [c.tolist() for c in _chunks(counts, 10)] == [[0, 3], [4], [2]]
+    assert _chunks(torch.zeros(3, dtype=torch.int64), 4, pad=True) == []
+    switchable = torch.tensor([[True, False, True, True], [False, True, False, False]])
+    # row 0: features 0, 2, 3 then one padding column (4 = p); row 1: feature 1
+    assert _fit_columns(switchable, 4).tolist() == [[0, 2, 3, 4], [1, 4, 4, 4]]

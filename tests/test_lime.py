@@ -102,7 +102,8 @@ def test_explain_lime_equals_an_independent_rebuild(skip: bool) -> None:
     features: the masks switch off only the others, and the zeros score 0.
     """
     model = Bumpy().eval()
-    x = torch.tensor([[1.0, 1, 0, 1, 1, 1, 0], [1.0, 0, 1, 1, 0, 1, 1]])
+    # 5 and 4 features away from 0: with skip, one chunk padded to 5 columns
+    x = torch.tensor([[1.0, 1, 0, 1, 1, 1, 0], [0.0, 1, 1, 0, 0, 1, 1]])
     exp = explain(
         model,
         x,

@@ -18,10 +18,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from torchxai.batched import is_batch_invariant
 from torchxai.errors import InvalidInputError
 from torchxai.explanation import Explanation
 from torchxai.queries import TargetModel, query_perturbations
-from torchxai.samplers import drop_baseline_features, feature_counts, stack_masks
+from torchxai.samplers import (
+    drop_baseline_features,
+    feature_counts,
+    sample_masks,
+    stack_masks,
+)
 
 
 @dataclass
@@ -210,6 +216,7 @@ def fit_surrogates(
     options: dict[str, Any],
     fitter: SurrogateFitter,
     problems_per_input: int = 1,
+    pad_columns: bool = False,
 ) -> Explanation:
     """Sample, query and fit a surrogate for every input; build the Explanation.
 
@@ -219,11 +226,21 @@ def fit_surrogates(
     the baseline is no column of the design, so it gets coefficient 0 and costs
     the fit nothing (the PDF MLP's malicious rows have about 50 of 135 features
     away from 0). In the fused lasso the features on either side of a held one
-    become neighbours. Inputs are processed in groups of equal count of
-    switchable features, in chunks of :func:`fit_chunk_size` inputs; an input
-    with nothing to switch off is not queried and gets zero coefficients, its own
-    probability as intercept and ``fit_rmse`` 0 (every perturbation of it is the
-    input itself).
+    become neighbours. Inputs are processed in chunks of :func:`fit_chunk_size`
+    inputs with the same count of switchable features, or, with ``pad_columns``,
+    in chunks of any counts (sorted by count), each design padded to the chunk's
+    largest count with columns that are 1 in every mask. A constant column is 0
+    once the solvers centre the design, so it changes nothing in a lasso solved to
+    tolerance (LIME), and a chunk of 64 PDFs with 35 different counts becomes one
+    fit instead of 35. LEMNA does not pad: in a fused lasso such a column would
+    join its neighbours, and its EM with capped M-steps would carry the slightly
+    different step sizes of a wider design (the largest eigenvalue is estimated
+    from a start vector of the design's width) into differences well above
+    rounding. In the batch-invariant mode
+    (:mod:`torchxai.batched`) chunks never pad, so that an input's design does not
+    depend on the others. An input with nothing to switch off is not queried and
+    gets zero coefficients, its own probability as intercept and ``fit_rmse`` 0
+    (every perturbation of it is the input itself).
 
     Args:
         task: the checked problem.
@@ -232,6 +249,8 @@ def fit_surrogates(
         fitter: fits the surrogate of a chunk of inputs.
         problems_per_input: regressions the fitter solves per input, for sizing
             the chunks.
+        pad_columns: whether inputs of different feature counts may share a
+            chunk (only for fitters without a fused term).
 
     Returns:
         The explanation, with ``fit_rmse`` the root mean squared difference between
@@ -245,15 +264,15 @@ def fit_surrogates(
     batch, width = task.batch_size, switchable.shape[1]
     device = task.inputs.device
     fits: list[tuple[Tensor, Tensor, SurrogateFit, Tensor]] = []
-    chunks = _chunks(counts, fit_chunk_size(task, problems_per_input))
+    pad = pad_columns and not is_batch_invariant()
+    chunks = _chunks(counts, fit_chunk_size(task, problems_per_input), pad)
     if task.progress:
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, desc=f"{method} fits", unit="chunk")
     for rows in chunks:
-        n_features = int(counts[rows[0]])
         generators = [task.generators[int(i)] for i in rows]
-        masks = stack_masks(generators, task.n_samples, n_features).to(device)
+        masks = _padded_masks(generators, task.n_samples, counts[rows]).to(device)
         rows_d = rows.to(device)
         y = query_perturbations(
             task.model,
@@ -266,8 +285,7 @@ def fit_surrogates(
         X = masks.to(y.dtype)
         fit = fitter(X, y, generators)
         rmse = ((fit.prediction - y) ** 2).mean(dim=1).sqrt()
-        # column j of the fit is the row's j-th switchable feature
-        columns = torch.nonzero(switchable[rows])[:, 1].reshape(len(rows), -1)
+        columns = _fit_columns(switchable[rows], masks.shape[2])
         fits.append((rows_d, columns.to(device), fit, rmse))
     return _assemble(task, method, options, fits, batch, width)
 
@@ -283,7 +301,9 @@ def _assemble(
     """The Explanation of the fitted chunks.
 
     Each chunk is ``(rows (G,), columns (G, q), fit, rmse (G,))``: column j of the
-    chunk's fit is feature ``columns[:, j]`` of the task (of ``width`` features).
+    chunk's fit is feature ``columns[:, j]`` of the task (of ``width`` features),
+    or a padding column if that is ``width``; padding columns are 1 in every
+    sample, so what the fit gave them belongs to the intercept.
     """
     device = task.inputs.device
     if fits:
@@ -299,10 +319,12 @@ def _assemble(
     component = torch.zeros(batch, dtype=torch.int64, device=device)
     rmse = torch.zeros(batch, dtype=dtype, device=device)
     for rows, columns, fit, fit_rmse in fits:
-        full = torch.zeros(len(rows), n_components, width, dtype=dtype, device=device)
+        full = fit.coef.new_zeros(len(rows), n_components, width + 1)
         index = columns[:, None, :].expand(-1, n_components, -1)
-        coef[rows] = full.scatter(2, index, fit.coef)
-        intercept[rows] = fit.intercept
+        full = full.scatter(2, index, fit.coef)
+        coef[rows] = full[:, :, :width]
+        padding = fit.coef.masked_fill(index < width, 0.0).sum(dim=2)
+        intercept[rows] = fit.intercept + padding
         mixing[rows] = fit.mixing
         component[rows] = fit.component
         rmse[rows] = fit_rmse.to(dtype)
@@ -324,8 +346,16 @@ def _assemble(
     )
 
 
-def _chunks(counts: Tensor, size: int) -> list[Tensor]:
-    """Input indices grouped by feature count, in chunks of ``size``; none for 0."""
+def _chunks(counts: Tensor, size: int, pad: bool = False) -> list[Tensor]:
+    """Input indices in chunks of ``size``; none for a count of 0.
+
+    Without ``pad`` a chunk holds one feature count; with it, the inputs sorted by
+    count are cut into consecutive chunks.
+    """
+    if pad:
+        order = torch.sort(counts, stable=True).indices
+        fitted = order[counts[order] > 0]
+        return list(fitted.split(size)) if fitted.numel() else []
     chunks = []
     for value in torch.unique(counts):
         if int(value) == 0:  # nothing to perturb, nothing to fit
@@ -333,6 +363,48 @@ def _chunks(counts: Tensor, size: int) -> list[Tensor]:
         rows = torch.nonzero(counts == value).flatten()
         chunks.extend(rows.split(size))
     return chunks
+
+
+def _padded_masks(
+    generators: list[torch.Generator], n_samples: int, counts: Tensor
+) -> Tensor:
+    """The masks of a chunk, padded with ones to its largest count.
+
+    Args:
+        generators: one per input.
+        n_samples: masks per input.
+        counts: (G,) each input's feature count.
+
+    Returns:
+        (G, n, max count) bool on the CPU; row i's first ``counts[i]`` columns are
+        :func:`torchxai.samplers.sample_masks`, the rest 1.
+    """
+    widths = [int(c) for c in counts]
+    if min(widths) == max(widths):
+        return stack_masks(generators, n_samples, widths[0])
+    masks = torch.ones(len(generators), n_samples, max(widths), dtype=torch.bool)
+    for row, (generator, p) in enumerate(zip(generators, widths, strict=True)):
+        masks[row, :, :p] = sample_masks(n_samples, p, generator)
+    return masks
+
+
+def _fit_columns(switchable: Tensor, q: int) -> Tensor:
+    """The task feature of each column of a chunk's fit.
+
+    Args:
+        switchable: (G, p) bool, the features each input's masks switch off.
+        q: the chunk's design width (at least each row's count).
+
+    Returns:
+        (G, q) int64: column j of row i is the i-th input's j-th switchable
+        feature, or p for a padding column.
+    """
+    G, p = switchable.shape
+    rank = switchable.long().cumsum(dim=1) - 1  # column of each switchable feature
+    columns = torch.full((G, q + 1), p, dtype=torch.int64)
+    slot = torch.where(switchable, rank, q)  # the others land in the spare slot
+    columns.scatter_(1, slot, torch.arange(p).expand(G, p))
+    return columns[:, :q]
 
 
 def _rows_of(baseline: Tensor, rows: Tensor, shape: torch.Size) -> Tensor:

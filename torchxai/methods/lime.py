@@ -94,7 +94,7 @@ def explain_lime(task: ExplainTask, options: dict[str, Any]) -> Explanation:
     def fitter(X: Tensor, y: Tensor, generators: list[torch.Generator]) -> SurrogateFit:
         return fit_lime(X, y, opts)
 
-    return fit_surrogates(task, "lime", opts, fitter)
+    return fit_surrogates(task, "lime", opts, fitter, pad_columns=True)
 
 
 def cosine_distance(masks: Tensor) -> Tensor:
