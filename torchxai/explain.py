@@ -98,10 +98,10 @@ def explain(
               bit-identical whatever else is explained with it (the number of
               inputs, ``fit_batch_size``, the input's position) on the CPU: the
               model sees one input's copies per call and the solvers multiply
-              problem by problem (:mod:`torchxai.batched`). Slower (2.7x for
-              LEMNA, 1.8x for LIME on 64 PDF MLP inputs); without it the scores
-              move slightly (there: up to 2.9e-4 of an input's largest score for
-              LEMNA, 3.1e-5 for LIME, top-5 sets unchanged;
+              problem by problem (:mod:`torchxai.batched`). Slower (1.8x for
+              LEMNA, 2.0x for LIME on 64 PDF MLP inputs); without it the scores
+              move slightly (there: up to 6.0e-5 of an input's largest score for
+              LEMNA, 1.3e-4 for LIME, top-5 sets unchanged;
               ``benchmarks/bench_batch_invariance.py``), and the same call
               repeated still gives the same bits.
             * ``skip_baseline_features`` (True): the perturbation methods (LEMNA,
