@@ -231,16 +231,16 @@ def fit_surrogates(
     in chunks of any counts (sorted by count), each design padded to the chunk's
     largest count with columns that are 1 in every mask. A constant column is 0
     once the solvers centre the design, so it changes nothing in a lasso solved to
-    tolerance (LIME), and a chunk of 64 PDFs with 35 different counts becomes one
-    fit instead of 35. LEMNA does not pad: in a fused lasso such a column would
+    tolerance (LIME), and a chunk of 64 PDFs with 33 different counts becomes one
+    fit instead of 33. LEMNA does not pad: in a fused lasso such a column would
     join its neighbours, and its EM with capped M-steps would carry the slightly
     different step sizes of a wider design (the largest eigenvalue is estimated
     from a start vector of the design's width) into differences well above
-    rounding. In the batch-invariant mode
-    (:mod:`torchxai.batched`) chunks never pad, so that an input's design does not
-    depend on the others. An input with nothing to switch off is not queried and
-    gets zero coefficients, its own probability as intercept and ``fit_rmse`` 0
-    (every perturbation of it is the input itself).
+    rounding. In the batch-invariant mode (:mod:`torchxai.batched`) chunks never
+    pad, so that an input's design does not depend on the others. An input with
+    nothing to switch off is not queried and gets zero coefficients, its own
+    probability as intercept and ``fit_rmse`` 0 (every perturbation of it is the
+    input itself).
 
     Args:
         task: the checked problem.
