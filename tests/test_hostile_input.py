@@ -218,14 +218,20 @@ def test_explain_misbehaving_models(kind: str, good_calls: int, method: str) -> 
             "output": st.sampled_from(["logits", "probabilities", "log", None]),
             "sampler": st.sampled_from(["tabular", "sequence", "image", "audio", None]),
             "no_such_option": st.just(1),
+            "skip_baseline_features": st.one_of(st.booleans(), st.text(max_size=2)),
         },
     ),
     method=st.sampled_from(sorted(METHOD_OPTIONS)),
+    zeros=st.integers(0, 12),
 )
-def test_explain_random_options(options: dict[str, Any], method: str) -> None:
+def test_explain_random_options(
+    options: dict[str, Any], method: str, zeros: int
+) -> None:
     merged = {**METHOD_OPTIONS[method], **options}
+    x = torch.rand(2, 6)
+    x.view(-1)[:zeros] = 0.0  # features at the baseline, up to whole inputs
     explanation = _works_or_library_error(
-        lambda: torchxai.explain(_probability_model, torch.rand(2, 6), method, **merged)
+        lambda: torchxai.explain(_probability_model, x, method, **merged)
     )
     if explanation is not None:
         assert bool(torch.isfinite(explanation.scores).all())
@@ -237,7 +243,9 @@ def test_explain_random_options(options: dict[str, Any], method: str) -> None:
         {},
         optional={
             "lam1": st.one_of(st.floats(), st.integers(-1, 10**6)),
-            "lam2": st.one_of(st.floats(), st.integers(-1, 10**6)),
+            "lam2": st.one_of(
+                st.floats(), st.integers(-1, 10**6), st.sampled_from(["auto", "x"])
+            ),
             "kernel_width": st.floats(),
             "em_tol": st.floats(),
             "solver_tol": st.floats(),
