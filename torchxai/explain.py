@@ -109,11 +109,11 @@ def explain(
               switch off the features that already equal the baseline (a zero
               column of the PDF MLP, a zero byte, a black pixel): that changes
               nothing, so the model's answers carry no information about them.
-              They score exactly 0: their columns stay 1 in every mask, so the
-              surrogate gives them no noise coefficients (what the penalty puts
-              on such a constant column goes into the intercept). The seed code
-              and the papers perturb them too; ``False`` does the same. The
-              README gives the measured difference.
+              They score exactly 0 and are no columns of the surrogate, which
+              is fitted on the other features only (so they get no noise
+              coefficients, and the fit is smaller). The seed code and the
+              papers perturb them too; ``False`` does the same. The README gives
+              the measured difference.
               The global methods (DMM) ignore it.
 
             and the method's own options (see :mod:`torchxai.methods.lemna`,

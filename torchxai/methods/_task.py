@@ -108,15 +108,21 @@ class ExplainTask:
         kept = drop_baseline_features(self.feature_map, self.inputs, self.baseline)
         return dataclasses.replace(self, feature_map=kept)
 
-    def switchable(self) -> Tensor:
+    def switchable(self, perturbable: ExplainTask | None = None) -> Tensor:
         """(B, p) bool: the features of :meth:`perturbable`, in the full numbering.
 
-        p is the largest feature count of the task (at least 1); False past an
-        input's last feature. On the CPU.
+        Args:
+            perturbable: the task's :meth:`perturbable`, if the caller has it
+                already; None computes it.
+
+        Returns:
+            (B, p) bool on the CPU, p the largest feature count of the task (at
+            least 1); False past an input's last feature.
         """
         batch = self.batch_size
         full = self.feature_map.reshape(batch, -1)
-        kept = self.perturbable().feature_map.reshape(batch, -1)
+        moving = self.perturbable() if perturbable is None else perturbable
+        kept = moving.feature_map.reshape(batch, -1)
         width = max(int(self.n_features.max()), 1)
         out = torch.zeros(batch, width + 1, dtype=torch.bool, device=full.device)
         out.scatter_(1, torch.where(kept >= 0, full, width), True)
@@ -257,10 +263,10 @@ def fit_surrogates(
         ``fit.prediction`` and the model's outputs over the n samples, and the
         coefficients in the task's feature numbering.
     """
-    switchable = task.switchable()
+    moving = task.perturbable()  # its feature map numbers just those features
+    switchable = task.switchable(moving)
     counts = switchable.sum(dim=1)  # 0: nothing to query or fit
     check_enough_samples(task, counts)
-    moving = task.perturbable()  # its feature map numbers just those features
     batch, width = task.batch_size, switchable.shape[1]
     device = task.inputs.device
     fits: list[tuple[Tensor, Tensor, SurrogateFit, Tensor]] = []

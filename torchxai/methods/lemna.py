@@ -65,9 +65,9 @@ Where this deviates from the paper and the seed code:
   ``lambda_max`` on sequences and images, ``lam1`` = 0.1%) keep the surrogates
   close to least squares while joining equal neighbours (TV denoising of the
   coefficient sequence) and breaking ties in the under-determined components; the
-  seed code's single fused lasso at
-  ``lambda = sqrt(n log p)`` on genlasso's unnormalized scale corresponds to
-  ``penalty_scale="absolute", lam1=0, lam2=sqrt(log(p) / n)`` here with K = 1.
+  seed code's single fused lasso at ``lambda = sqrt(n log p)`` on genlasso's
+  unnormalized scale corresponds to ``penalty_scale="absolute", lam1=0,
+  lam2=sqrt(log(p) / n)`` here with K = 1.
 * The seed code fits without an intercept; here every component has an unpenalized
   intercept.
 * The fused penalty joins features that are adjacent in the feature order. The

@@ -100,9 +100,9 @@ def explain_lime(task: ExplainTask, options: dict[str, Any]) -> Explanation:
 def cosine_distance(masks: Tensor) -> Tensor:
     """Cosine distance between each mask and the all-ones mask.
 
-    Only the features that some mask switches off take part: a feature that is 1
-    in every mask (one held at the baseline by ``skip_baseline_features``) is no
-    part of the perturbation, so it brings no sample closer to the input.
+    Only the features that some mask switches off take part: a column that is 1
+    in every mask (a padding column of :func:`torchxai.methods._task.fit_surrogates`)
+    is no part of the perturbation, so it brings no sample closer to the input.
 
     Args:
         masks: (..., n, p) 0/1 floats.

@@ -38,8 +38,9 @@ def explain_random(task: ExplainTask, options: dict[str, Any]) -> Explanation:
     for row, (count, generator) in enumerate(zip(counts, task.generators, strict=True)):
         feature_scores[row, : int(count)] = torch.rand(int(count), generator=generator)
     # features already at the baseline (skip_baseline_features) score 0
-    feature_scores = feature_scores.to(task.inputs.device) * task.switchable()
-    nan = torch.full((task.batch_size,), float("nan"), device=task.inputs.device)
+    device = task.inputs.device
+    feature_scores = feature_scores.to(device) * task.switchable().to(device)
+    nan = torch.full((task.batch_size,), float("nan"), device=device)
     return Explanation(
         scores=task.scores_from_features(feature_scores),
         method="random",
